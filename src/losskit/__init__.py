@@ -1,0 +1,46 @@
+"""losskit: loss functions for deep learning, written once on the Python array API.
+
+>>> import losskit as lk
+>>> float(lk.huber([0.0, 0.0], [0.5, 3.0], delta=1.0))
+1.3125
+"""
+
+from __future__ import annotations
+
+from . import binary, multiclass, regression
+from ._array import value_checks
+from ._loss import LABEL_FORMATS, PREDICTION_SPACES, TASKS, Equivalent, Loss, Param
+from ._reduction import REDUCTIONS
+from ._registry import catalog, get, names, suggest
+from .binary import *  # noqa: F403
+from .multiclass import *  # noqa: F403
+from .regression import *  # noqa: F403
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Loss",
+    "Param",
+    "Equivalent",
+    "get",
+    "catalog",
+    "names",
+    "suggest",
+    "value_checks",
+    "TASKS",
+    "PREDICTION_SPACES",
+    "LABEL_FORMATS",
+    "REDUCTIONS",
+    *regression.__all__,
+    *binary.__all__,
+    *multiclass.__all__,
+]
+
+
+def __getattr__(name: str):
+    # Aliases (lk.mse, lk.bce, ...) resolve through the registry, so they can never drift
+    # from the canonical objects.
+    try:
+        return get(name)
+    except ValueError:
+        raise AttributeError(f"module 'losskit' has no attribute {name!r}") from None

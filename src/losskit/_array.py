@@ -1,0 +1,210 @@
+"""Array-library plumbing: one namespace per call, dtype policy, and the stable primitives.
+
+Every loss is written against the namespace returned by :func:`namespace_of`, so the same code
+runs on NumPy, PyTorch, JAX, CuPy and array-api-strict. Nothing here imports an array library
+other than NumPy; the others are recognised lazily through ``sys.modules``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import sys
+from typing import Any
+
+import array_api_compat
+import numpy as np
+
+__all__ = [
+    "Namespace",
+    "namespace_of",
+    "is_concrete",
+    "value_checks",
+    "floating_dtypes",
+    "GRAD_DENOMINATOR_FLOOR",
+    "softplus",
+    "sigmoid",
+    "log_softmax",
+    "clamped_log",
+    "LOG_FLOOR",
+]
+
+Namespace = Any
+
+# The floor PyTorch uses for log(p) in binary_cross_entropy. A probability of exactly 0 for the
+# true class then costs 100 instead of inf, the same in every dtype, so porting from PyTorch
+# gives the same number (Keras' 1e-7 clip caps at 16.1, scikit-learn's dtype eps at 36.0).
+LOG_FLOOR = -100.0
+
+# The denominators of probability-space gradients are clamped here, as PyTorch's BCE backward
+# does, so that p = 0 or 1 gives a large finite gradient instead of inf.
+GRAD_DENOMINATOR_FLOOR = 1e-12
+
+_checks_enabled: contextvars.ContextVar[bool] = contextvars.ContextVar(
+    "losskit_value_checks", default=True
+)
+
+
+def _library_name(xp: Namespace) -> str:
+    name = getattr(xp, "__name__", type(xp).__name__)
+    return name.replace("array_api_compat.", "").split(".")[0]
+
+
+def _is_array(obj: Any) -> bool:
+    return array_api_compat.is_array_api_obj(obj) and not isinstance(obj, (bool, int, float, complex))
+
+
+def namespace_of(**named: Any) -> Namespace:
+    """Return the array namespace shared by the named arrays.
+
+    Python scalars, lists and tuples adopt the namespace of the arrays among the arguments, or
+    NumPy when there are none. Arrays of two different libraries raise ``TypeError``: losskit
+    never converts between libraries behind the caller's back.
+    """
+    found: dict[str, Namespace] = {}
+    for arg_name, value in named.items():
+        if value is None or not _is_array(value):
+            continue
+        try:
+            found[arg_name] = array_api_compat.array_namespace(value)
+        except TypeError as exc:
+            raise TypeError(f"{arg_name} is not a supported array: {exc}") from None
+    libraries = {_library_name(xp): arg for arg, xp in found.items()}
+    if len(libraries) > 1:
+        described = ", ".join(
+            f"{arg} is a {_library_name(found[arg])} array" for arg in found
+        )
+        raise TypeError(
+            f"all arrays in one call must come from the same library ({described}); "
+            "convert them first, e.g. torch.as_tensor(y_true) or np.asarray(y_pred)"
+        )
+    if found:
+        return next(iter(found.values()))
+    return array_api_compat.array_namespace(np.empty(0))
+
+
+def as_array(xp: Namespace, value: Any, arg_name: str, *, like: Any = None) -> Any:
+    """Convert ``value`` to an array of ``xp`` on the device of ``like``; reject non-numbers."""
+    if not _is_array(value):
+        device = array_api_compat.device(like) if like is not None else None
+        try:
+            value = xp.asarray(value, device=device) if device is not None else xp.asarray(value)
+        except (TypeError, ValueError, RuntimeError) as exc:
+            raise TypeError(f"{arg_name} must be numeric array-like; got {type(value).__name__}: {exc}") from None
+    dtype = value.dtype
+    if _isdtype(xp, dtype, "bool") or _isdtype(xp, dtype, "integral") or _isdtype(xp, dtype, "real floating"):
+        return value
+    raise TypeError(f"{arg_name} must hold real numbers; got dtype {dtype}")
+
+
+def _isdtype(xp: Namespace, dtype: Any, kind: str) -> bool:
+    try:
+        return bool(xp.isdtype(dtype, kind))
+    except (TypeError, ValueError):
+        return False
+
+
+def is_floating(xp: Namespace, x: Any) -> bool:
+    return _isdtype(xp, x.dtype, "real floating")
+
+
+def is_integral(xp: Namespace, x: Any) -> bool:
+    return _isdtype(xp, x.dtype, "integral")
+
+
+def floating_dtypes(xp: Namespace, *arrays: Any) -> tuple[Any, Any]:
+    """Return (result dtype, compute dtype) for the floating arrays among ``arrays``.
+
+    The result dtype is the promoted floating dtype of the inputs (the library's default
+    floating dtype when none is floating). Narrow floats (float16, bfloat16) are computed in
+    float32, because exp, log and sums lose whole digits in 8 or 11 mantissa bits; the result
+    is cast back to the narrow dtype.
+    """
+    floats = [a for a in arrays if a is not None and is_floating(xp, a)]
+    if floats:
+        result = floats[0].dtype if len(floats) == 1 else xp.result_type(*floats)
+    else:
+        device = array_api_compat.device(arrays[0]) if arrays else None
+        result = xp.__array_namespace_info__().default_dtypes(device=device)["real floating"]
+    compute = xp.float32 if xp.finfo(result).bits < 32 else result
+    return result, compute
+
+
+def is_concrete(x: Any) -> bool:
+    """Whether the values of ``x`` can be read now (not a JAX tracer, not under torch.compile)."""
+    if not _checks_enabled.get():
+        return False
+    jax = sys.modules.get("jax")
+    if jax is not None and isinstance(x, jax.core.Tracer):
+        return False
+    torch = sys.modules.get("torch")
+    if torch is not None and isinstance(x, torch.Tensor):
+        compiler = getattr(torch, "compiler", None)
+        if compiler is not None and compiler.is_compiling():
+            return False
+        if x.is_meta:
+            return False
+    return True
+
+
+@contextlib.contextmanager
+def value_checks(enabled: bool):
+    """Turn the checks that read array values (label ranges, probability bounds) on or off.
+
+    Shape, dtype and parameter checks always run: they cost nothing and never sync a device.
+    The value checks read data, which on a GPU means a device synchronisation per call; inside a
+    tuned training loop whose inputs are known to be valid they can be switched off::
+
+        with losskit.value_checks(False):
+            loss = losskit.softmax_cross_entropy(y, logits)
+    """
+    token = _checks_enabled.set(bool(enabled))
+    try:
+        yield
+    finally:
+        _checks_enabled.reset(token)
+
+
+def softplus(xp: Namespace, x: Any) -> Any:
+    # log(1 + e^x) = max(x, 0) + log1p(e^-|x|): the exponent is never positive, so it cannot
+    # overflow, and log1p keeps full precision when e^-|x| is tiny.
+    return xp.clip(x, min=0.0) + xp.log1p(xp.exp(-xp.abs(x)))
+
+
+def sigmoid(xp: Namespace, x: Any) -> Any:
+    # 1/(1+e^-x) for x >= 0 and e^x/(1+e^x) for x < 0, both written with z = e^-|x| <= 1.
+    z = xp.exp(-xp.abs(x))
+    return xp.where(x >= 0, 1.0, z) / (1.0 + z)
+
+
+def log_softmax(xp: Namespace, x: Any) -> Any:
+    """log softmax over the last axis, exact at huge logits and at -inf (masked) classes."""
+    shift = xp.max(x, axis=-1, keepdims=True)
+    # A row that is entirely -inf has no maximum to shift by; leave it at 0 so the row yields
+    # -inf - log(0) = NaN only through genuinely invalid input, never through the shift.
+    shift = xp.where(xp.isfinite(shift), shift, 0.0)
+    shifted = x - shift
+    return shifted - xp.log(xp.sum(xp.exp(shifted), axis=-1, keepdims=True))
+
+
+def clamped_log(xp: Namespace, p: Any) -> Any:
+    """log(p) for probabilities, floored at :data:`LOG_FLOOR` (so log(0) = -100, not -inf).
+
+    The where() keeps autograd finite at p = 0: the log is evaluated at 1 there, and the
+    floored branch contributes a zero gradient instead of 0 * inf = NaN.
+    """
+    positive = p > 0
+    safe = xp.where(positive, p, 1.0)
+    return xp.where(positive, xp.clip(xp.log(safe), min=LOG_FLOOR), LOG_FLOOR)
+
+
+def xlogx(xp: Namespace, t: Any) -> Any:
+    """t * log(t) with the limit 0 at t = 0 (a zero target contributes nothing to entropy)."""
+    positive = t > 0
+    return xp.where(positive, t * xp.log(xp.where(positive, t, 1.0)), 0.0)
+
+
+def sign(xp: Namespace, x: Any) -> Any:
+    # The subgradient PyTorch uses at a kink: sign(0) = 0.
+    return xp.sign(x)
+

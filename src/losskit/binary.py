@@ -1,0 +1,338 @@
+"""Binary classification losses: one probability, logit or score per element.
+
+Cross-entropies take labels in [0, 1] (soft labels allowed). Margin losses (hinge family,
+logistic) take labels in {-1, +1}; labels that are all 0 or 1 are converted with 2y - 1, as
+Keras does, and any other value raises ValueError.
+"""
+
+from __future__ import annotations
+
+from . import _validation as V
+from ._array import GRAD_DENOMINATOR_FLOOR, clamped_log, sigmoid, softplus
+from ._loss import PROBABILITY, Equivalent, KernelResult, Loss, Param, check_domains
+from ._registry import register
+
+__all__ = [
+    "binary_cross_entropy",
+    "sigmoid_cross_entropy",
+    "hinge",
+    "squared_hinge",
+    "modified_huber",
+    "logistic",
+]
+
+_BINARY_SMOOTHING = Param(
+    "label_smoothing", 0.0, "0 <= label_smoothing <= 1",
+    "Moves labels toward 0.5: y * (1 - label_smoothing) + 0.5 * label_smoothing.", V.closed_unit_interval,
+)
+
+
+def _smooth_binary(y_true, label_smoothing):
+    return y_true if label_smoothing == 0.0 else y_true * (1.0 - label_smoothing) + 0.5 * label_smoothing
+
+
+# ------------------------------------------------------------------------------------ kernels
+
+def _binary_cross_entropy(xp, y_true, y_pred, *, label_smoothing, with_grad):
+    target = _smooth_binary(y_true, label_smoothing)
+    # Each log is floored at -100 (PyTorch's choice), so p = 0 or 1 gives a finite loss of at
+    # most 100 per element instead of inf; zero-weight terms are skipped so 0 * -100 never adds.
+    loss = -(target * clamped_log(xp, y_pred) + (1.0 - target) * clamped_log(xp, 1.0 - y_pred))
+    if not with_grad:
+        return KernelResult(loss)
+    grad = (y_pred - target) / xp.clip(y_pred * (1.0 - y_pred), min=GRAD_DENOMINATOR_FLOOR)
+    return KernelResult(loss, grad)
+
+
+def _sigmoid_cross_entropy(xp, y_true, logits, *, pos_weight, label_smoothing, with_grad):
+    target = _smooth_binary(y_true, label_smoothing)
+    positive_weight = target if pos_weight is None else pos_weight * target
+    negative_weight = 1.0 - target
+    # -log sigmoid(x) = softplus(-x) and -log(1 - sigmoid(x)) = softplus(x), both overflow-free.
+    # A term whose weight is 0 is dropped rather than multiplied, so a -inf logit on a negative
+    # label (or +inf on a positive one) costs 0 instead of 0 * inf = NaN.
+    loss = xp.where(positive_weight > 0, positive_weight * softplus(xp, -logits), 0.0) + xp.where(
+        negative_weight > 0, negative_weight * softplus(xp, logits), 0.0
+    )
+    if not with_grad:
+        return KernelResult(loss)
+    probability = sigmoid(xp, logits)
+    grad = negative_weight * probability - positive_weight * (1.0 - probability)
+    return KernelResult(loss, grad)
+
+
+def _signed_labels(xp, y_true):
+    # Branch-free so it also works under jax.jit: labels that are all 0 or 1 become -1 / +1.
+    all_zero_one = xp.all((y_true == 0.0) | (y_true == 1.0))
+    return xp.where(all_zero_one, 2.0 * y_true - 1.0, y_true)
+
+
+def _hinge(xp, y_true, y_pred, *, with_grad):
+    sign = _signed_labels(xp, y_true)
+    slack = 1.0 - sign * y_pred
+    loss = xp.clip(slack, min=0.0)
+    grad = xp.where(slack > 0, -sign, 0.0) if with_grad else None
+    return KernelResult(loss, grad)
+
+
+def _squared_hinge(xp, y_true, y_pred, *, with_grad):
+    sign = _signed_labels(xp, y_true)
+    slack = xp.clip(1.0 - sign * y_pred, min=0.0)
+    return KernelResult(slack * slack, -2.0 * sign * slack if with_grad else None)
+
+
+def _modified_huber(xp, y_true, y_pred, *, with_grad):
+    sign = _signed_labels(xp, y_true)
+    margin = sign * y_pred
+    slack = xp.clip(1.0 - margin, min=0.0)
+    quadratic_zone = margin >= -1.0
+    loss = xp.where(quadratic_zone, slack * slack, -4.0 * margin)
+    grad = sign * xp.where(quadratic_zone, -2.0 * slack, -4.0) if with_grad else None
+    return KernelResult(loss, grad)
+
+
+def _logistic(xp, y_true, y_pred, *, with_grad):
+    sign = _signed_labels(xp, y_true)
+    margin = sign * y_pred
+    loss = softplus(xp, -margin)  # log(1 + e^{-z}) without overflow, unlike PyTorch's SoftMarginLoss
+    return KernelResult(loss, -sign * sigmoid(xp, -margin) if with_grad else None)
+
+
+# ----------------------------------------------------------------------------------- checks
+
+def _check_signed_labels(xp, y_true, y_pred, params):
+    ok = (y_true == 1.0) | (y_true == -1.0) | (y_true == 0.0)
+    V.check_values(xp, ok, y_true, "y_true must hold labels in {-1, +1} (or {0, 1}, converted to {-1, +1})")
+    if V.is_concrete(y_true) and bool(xp.any(y_true == 0.0)) and bool(xp.any(y_true == -1.0)):
+        raise ValueError(
+            "y_true mixes 0 and -1 labels; use {-1, +1} or {0, 1} consistently (0 is only read as the negative "
+            "class when every label is 0 or 1)"
+        )
+
+
+def _check_sigmoid_inputs(xp, y_true, logits, params):
+    PROBABILITY.check(xp, y_true, "y_true", "Labels must be 0, 1 or a probability in between")
+    pos_weight = params.get("pos_weight")
+    if pos_weight is not None:
+        if pos_weight.ndim > 1 or (pos_weight.ndim == 1 and tuple(pos_weight.shape) != tuple(logits.shape[-1:])):
+            raise ValueError(
+                f"pos_weight must be a scalar or have shape ({logits.shape[-1] if logits.ndim else 1},), one weight per "
+                f"output column (the last axis of logits); got shape {tuple(pos_weight.shape)}"
+            )
+        V.Domain(0.0, description="non-negative").check(xp, pos_weight, "pos_weight")
+
+
+_PROBABILITY_HINT = "If these are logits (raw scores), use sigmoid_cross_entropy instead"
+
+# ----------------------------------------------------------------------------------- registry
+
+binary_cross_entropy = register(Loss(
+    name="binary_cross_entropy",
+    aliases=("bce", "log_loss", "binary_crossentropy"),
+    kernel=_binary_cross_entropy,
+    params=(_BINARY_SMOOTHING,),
+    check_inputs=check_domains(
+        V.Domain(0.0, 1.0, description="a label in [0, 1]"), PROBABILITY, y_pred_hint=_PROBABILITY_HINT
+    ),
+    pair="sigmoid_cross_entropy",
+    task="binary", kind="pointwise", prediction_space="probabilities", label_format="binary",
+    summary="Binary cross-entropy on probabilities: -(y log p + (1 - y) log(1 - p)), finite at p = 0 and 1.",
+    formula=r"\ell = -\left(y\log p + (1-y)\log(1-p)\right),\ \log\text{ floored at }-100",
+    gradient_formula=r"\partial\ell/\partial p = (p - y) / \max(p(1-p), 10^{-12})",
+    output_activation="sigmoid",
+    convex=True, robust_to_outliers=False, differentiable=True,
+    description="""
+        The negative log-likelihood of a Bernoulli label. Takes probabilities (after a sigmoid);
+        the logit form, sigmoid_cross_entropy, is more accurate and should be preferred when the
+        model's raw output is available. Each log is floored at -100, as in PyTorch, so a
+        confident wrong prediction of exactly 0 or 1 costs 100 rather than inf.
+    """,
+    when_to_use="Binary or multi-label targets when only probabilities are available.",
+    when_not_to_use="When the model outputs logits: sigmoid_cross_entropy is exact where this one saturates.",
+    pitfalls=(
+        "Keras clips p to [1e-7, 1 - 1e-7] (max 16.12 per element), PyTorch floors the log at -100, scikit-learn "
+        "clips at the dtype's eps (36.04 in float64): identical for moderate p, different at the extremes.",
+        "Passing logits raises ValueError here (values outside [0, 1]).",
+    ),
+    equivalents=(
+        Equivalent("torch", "torch.nn.BCELoss()", "equal"),
+        Equivalent("keras", "keras.losses.BinaryCrossentropy()", "equal",
+                   "equal for p in [1e-7, 1 - 1e-7]; Keras clips there"),
+        Equivalent("sklearn", "sklearn.metrics.log_loss(y_true, y_pred)", "equal",
+                   "equal away from 0 and 1; scikit-learn clips at the dtype's eps"),
+    ),
+    references=("https://en.wikipedia.org/wiki/Cross-entropy#Cross-entropy_loss_function_and_logistic_regression",),
+    example="""
+        >>> import losskit as lk
+        >>> round(float(lk.bce([1.0, 0.0], [0.9, 0.2])), 6)
+        0.164252
+        >>> float(lk.bce([1.0], [0.0]))  # finite at p = 0
+        100.0
+    """,
+))
+
+sigmoid_cross_entropy = register(Loss(
+    name="sigmoid_cross_entropy",
+    aliases=("bce_with_logits", "sigmoid_binary_cross_entropy"),
+    kernel=_sigmoid_cross_entropy,
+    params=(
+        Param("pos_weight", None, "None, a scalar or one value per output column, >= 0",
+              "Multiplies the loss of positive labels (PyTorch's pos_weight): n_negative / n_positive balances classes.",
+              is_array=True),
+        _BINARY_SMOOTHING,
+    ),
+    check_inputs=_check_sigmoid_inputs,
+    pair="binary_cross_entropy",
+    task="binary", kind="pointwise", prediction_space="logits", label_format="binary",
+    summary="Binary cross-entropy on logits: softplus(x) - y x, exact at any logit.",
+    formula=r"\ell = w_+\,y\,\operatorname{softplus}(-x) + (1-y)\operatorname{softplus}(x),\ w_+ = \text{pos\_weight}",
+    gradient_formula=r"\partial\ell/\partial x = (1-y)\sigma(x) - w_+ y\,(1-\sigma(x))",
+    output_activation="linear",
+    convex=True, robust_to_outliers=False, differentiable=True,
+    description="""
+        The binary cross-entropy of sigmoid(logits), computed in log space: softplus never
+        overflows, so logits of +-1e4 give the exact loss and gradient where the probability form
+        saturates. Labels may be soft; label_smoothing moves them toward 0.5 and pos_weight scales
+        the positive term.
+    """,
+    when_to_use="Binary and multi-label classification with a linear output layer (the default choice).",
+    when_not_to_use="Mutually exclusive classes (softmax_cross_entropy); when only probabilities are available (binary_cross_entropy).",
+    pitfalls=(
+        "Passing probabilities (sigmoid outputs) applies the sigmoid twice: the loss stays near log 2 and learning stalls.",
+        "A -inf logit on a positive label is an infinite loss; on a negative label it costs 0 (PyTorch returns NaN).",
+    ),
+    equivalents=(
+        Equivalent("torch", "torch.nn.BCEWithLogitsLoss(pos_weight=pos_weight)", "equal"),
+        Equivalent("keras", "keras.losses.BinaryCrossentropy(from_logits=True, label_smoothing=label_smoothing)", "equal"),
+        Equivalent("optax", "optax.losses.sigmoid_binary_cross_entropy(logits, y_true).mean()", "equal"),
+        Equivalent("sklearn", "SGDClassifier(loss='log_loss')", "equal", "the per-sample loss of SGD"),
+    ),
+    references=("https://pytorch.org/docs/stable/generated/torch.nn.BCEWithLogitsLoss.html",),
+    example="""
+        >>> import losskit as lk
+        >>> round(float(lk.sigmoid_cross_entropy([1.0, 0.0], [2.0, -1.0])), 6)
+        0.220095
+        >>> float(lk.sigmoid_cross_entropy([1.0], [-10000.0]))  # exact far beyond any clip
+        10000.0
+    """,
+))
+
+_MARGIN_DESCRIPTION = "Labels are -1/+1; labels that are all 0/1 are converted with 2y - 1."
+
+hinge = register(Loss(
+    name="hinge",
+    kernel=_hinge,
+    check_inputs=_check_signed_labels,
+    task="binary", kind="pointwise", prediction_space="scores", label_format="signed",
+    summary="Hinge loss of a margin classifier: max(0, 1 - y * f).",
+    formula=r"\ell = \max(0, 1 - y f),\ y\in\{-1,+1\}",
+    gradient_formula=r"\partial\ell/\partial f = -y\,[y f < 1]",
+    output_activation="linear",
+    convex=True, robust_to_outliers=False, differentiable=False,
+    description=f"""
+        The loss of support vector machines: zero once an example is on the right side with margin
+        at least 1, linear otherwise. It yields a decision function, not probabilities. {_MARGIN_DESCRIPTION}
+    """,
+    when_to_use="When only a maximum-margin decision is needed, not calibrated probabilities.",
+    when_not_to_use="When probabilities are needed (sigmoid_cross_entropy).",
+    pitfalls=("Optax's hinge_loss does not convert {0, 1} labels (a 0 label always costs 1).",),
+    equivalents=(
+        Equivalent("keras", "keras.losses.Hinge()", "equal"),
+        Equivalent("optax", "optax.losses.hinge_loss(y_pred, 2 * y_true - 1).mean()", "equal", "Optax needs -1/+1 labels"),
+        Equivalent("sklearn", "sklearn.metrics.hinge_loss(y_true, y_pred)", "equal"),
+    ),
+    references=("https://en.wikipedia.org/wiki/Hinge_loss",),
+    example="""
+        >>> import losskit as lk
+        >>> lk.hinge([1.0, 0.0, 1.0], [2.0, 0.5, 0.25], reduction="none")
+        array([0.  , 1.5 , 0.75])
+    """,
+))
+
+squared_hinge = register(Loss(
+    name="squared_hinge",
+    kernel=_squared_hinge,
+    check_inputs=_check_signed_labels,
+    task="binary", kind="pointwise", prediction_space="scores", label_format="signed",
+    summary="Squared hinge loss: max(0, 1 - y * f)^2, a differentiable hinge.",
+    formula=r"\ell = \max(0, 1 - y f)^2",
+    gradient_formula=r"\partial\ell/\partial f = -2y\max(0, 1 - y f)",
+    output_activation="linear",
+    convex=True, robust_to_outliers=False, differentiable=True,
+    description=f"""
+        The hinge squared: differentiable everywhere and harsher on large violations. {_MARGIN_DESCRIPTION}
+    """,
+    when_to_use="Margin classifiers trained by gradient methods that prefer a smooth loss (L2-SVM).",
+    when_not_to_use="Data with mislabelled points: the squared penalty lets them dominate.",
+    pitfalls=(),
+    equivalents=(
+        Equivalent("keras", "keras.losses.SquaredHinge()", "equal"),
+        Equivalent("sklearn", "SGDClassifier(loss='squared_hinge')", "equal", "the per-sample loss of SGD"),
+    ),
+    references=("https://en.wikipedia.org/wiki/Hinge_loss",),
+    example="""
+        >>> import losskit as lk
+        >>> lk.squared_hinge([1.0, -1.0], [0.5, 0.5], reduction="none")
+        array([0.25, 2.25])
+    """,
+))
+
+modified_huber = register(Loss(
+    name="modified_huber",
+    kernel=_modified_huber,
+    check_inputs=_check_signed_labels,
+    task="binary", kind="pointwise", prediction_space="scores", label_format="signed",
+    summary="scikit-learn's modified Huber: max(0, 1 - y f)^2 for y f >= -1, else -4 y f.",
+    formula=r"\ell = \begin{cases}\max(0, 1 - z)^2 & z \ge -1\\ -4z & z < -1\end{cases},\ z = y f",
+    gradient_formula=r"\partial\ell/\partial f = y\cdot\begin{cases}-2\max(0, 1-z) & z\ge -1\\ -4 & z<-1\end{cases}",
+    output_activation="linear",
+    convex=True, robust_to_outliers=True, differentiable=True,
+    description=f"""
+        A squared hinge whose tail becomes linear for badly misclassified points, so label noise
+        cannot dominate; also yields rough probabilities (clip(f, -1, 1) + 1) / 2. {_MARGIN_DESCRIPTION}
+    """,
+    when_to_use="Margin classifiers on noisy labels; scikit-learn SGDClassifier(loss='modified_huber') ports.",
+    when_not_to_use="When calibrated probabilities are needed.",
+    pitfalls=(),
+    equivalents=(
+        Equivalent("sklearn", "SGDClassifier(loss='modified_huber')", "equal", "the per-sample loss of SGD"),
+    ),
+    references=("Zhang, 'Solving large scale linear prediction problems using SGD', ICML 2004",),
+    example="""
+        >>> import losskit as lk
+        >>> lk.modified_huber([1.0, 1.0], [0.5, -3.0], reduction="none")
+        array([ 0.25, 12.  ])
+    """,
+))
+
+logistic = register(Loss(
+    name="logistic",
+    aliases=("soft_margin",),
+    kernel=_logistic,
+    check_inputs=_check_signed_labels,
+    task="binary", kind="pointwise", prediction_space="scores", label_format="signed",
+    summary="Logistic (soft-margin) loss: log(1 + exp(-y * f)), without overflow.",
+    formula=r"\ell = \log(1 + e^{-y f})",
+    gradient_formula=r"\partial\ell/\partial f = -y\,\sigma(-y f)",
+    output_activation="linear",
+    convex=True, robust_to_outliers=False, differentiable=True,
+    description=f"""
+        Logistic regression's loss written with -1/+1 labels; equal to sigmoid_cross_entropy on
+        the same scores with {{0, 1}} labels. {_MARGIN_DESCRIPTION}
+    """,
+    when_to_use="Porting code written for PyTorch's SoftMarginLoss or with -1/+1 labels.",
+    when_not_to_use="With {0, 1} labels and logits sigmoid_cross_entropy says the same more plainly.",
+    pitfalls=("PyTorch's SoftMarginLoss overflows to inf for margins below about -88 in float32; this one does not.",),
+    equivalents=(
+        Equivalent("torch", "torch.nn.SoftMarginLoss()", "equal", "equal where PyTorch does not overflow; needs -1/+1 labels"),
+    ),
+    references=("https://en.wikipedia.org/wiki/Loss_functions_for_classification#Logistic_loss",),
+    example="""
+        >>> import losskit as lk
+        >>> round(float(lk.logistic([1.0], [-1000.0])), 3)
+        1000.0
+    """,
+))
+
+# Lets pytest --doctest-modules run the example of every loss in this module.
+__test__ = {name: globals()[name].__doc__ for name in __all__}

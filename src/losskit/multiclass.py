@@ -1,0 +1,429 @@
+"""Multiclass losses over a class axis, which is always the last axis: shape (..., num_classes).
+
+"Dense" losses take one-hot or soft labels of the prediction's shape; "sparse" ones take integer
+labels of the prediction's shape without the class axis. A sparse loss is its dense twin applied
+to one-hot labels, so the two agree exactly on the same data, weights included.
+"""
+
+from __future__ import annotations
+
+import array_api_compat
+
+from . import _validation as V
+from ._array import GRAD_DENOMINATOR_FLOOR, clamped_log, log_softmax
+from ._loss import PROBABILITY, Equivalent, KernelResult, Loss, Param, check_class_weight
+from ._registry import register
+
+__all__ = [
+    "categorical_cross_entropy",
+    "softmax_cross_entropy",
+    "sparse_categorical_cross_entropy",
+    "sparse_softmax_cross_entropy",
+    "kl_divergence",
+    "kl_divergence_with_logits",
+    "categorical_hinge",
+]
+
+_SMOOTHING = Param(
+    "label_smoothing", 0.0, "0 <= label_smoothing <= 1",
+    "Mixes the labels with the uniform distribution: y * (1 - label_smoothing) + label_smoothing / num_classes.",
+    V.closed_unit_interval,
+)
+_CLASS_WEIGHT = Param(
+    "class_weight", None, "None or one non-negative weight per class, shape (num_classes,)",
+    "Scales each class's term; 'mean' then divides by the summed weights of the labels (PyTorch's weighted mean).",
+    is_array=True,
+)
+_IGNORE_INDEX = Param(
+    "ignore_index", None, "None or an integer label value",
+    "Positions with this label get loss 0 and are left out of the mean; if all are ignored the mean is 0.",
+    V.optional_int,
+)
+
+
+# ------------------------------------------------------------------------------------ kernels
+
+def _cross_entropy(xp, targets, log_probs, *, label_smoothing, class_weight):
+    """-sum_c w_c t'_c log p_c and its normaliser sum_c w_c t_c (t' = smoothed targets)."""
+    smoothed = targets
+    if label_smoothing:
+        smoothed = targets * (1.0 - label_smoothing) + label_smoothing / targets.shape[-1]
+    weighted = smoothed if class_weight is None else smoothed * class_weight
+    # A class with zero target weight contributes nothing, even when its log-probability is -inf
+    # (a masked logit): 0 * -inf would be NaN.
+    loss = -xp.sum(xp.where(weighted > 0, weighted * log_probs, 0.0), axis=-1)
+    norm = None if class_weight is None else xp.sum(targets * class_weight, axis=-1)
+    return loss, weighted, norm
+
+
+def _softmax_cross_entropy(xp, y_true, logits, *, label_smoothing, class_weight, with_grad):
+    log_probs = log_softmax(xp, logits)
+    loss, weighted, norm = _cross_entropy(
+        xp, y_true, log_probs, label_smoothing=label_smoothing, class_weight=class_weight
+    )
+    grad = None
+    if with_grad:
+        # d/dx of -sum_c a_c log softmax(x)_c is softmax(x) * sum_c a_c - a.
+        grad = xp.exp(log_probs) * xp.sum(weighted, axis=-1, keepdims=True) - weighted
+    return KernelResult(loss, grad, norm)
+
+
+def _categorical_cross_entropy(xp, y_true, y_pred, *, label_smoothing, class_weight, with_grad):
+    loss, weighted, norm = _cross_entropy(
+        xp, y_true, clamped_log(xp, y_pred), label_smoothing=label_smoothing, class_weight=class_weight
+    )
+    grad = -weighted / xp.clip(y_pred, min=GRAD_DENOMINATOR_FLOOR) if with_grad else None
+    return KernelResult(loss, grad, norm)
+
+
+def _one_hot(xp, labels, num_classes, dtype):
+    classes = xp.arange(num_classes, device=array_api_compat.device(labels))
+    return xp.astype(labels[..., None] == classes, dtype)
+
+
+def _sparse(dense_kernel):
+    """Turn a dense kernel into its integer-label twin (one-hot labels, then masking)."""
+
+    def kernel(xp, y_true, y_pred, *, label_smoothing, class_weight, ignore_index, with_grad):
+        keep = None if ignore_index is None else y_true != ignore_index
+        labels = y_true if keep is None else xp.where(keep, y_true, xp.zeros_like(y_true))
+        one_hot = _one_hot(xp, labels, y_pred.shape[-1], y_pred.dtype)
+        result = dense_kernel(
+            xp, one_hot, y_pred, label_smoothing=label_smoothing, class_weight=class_weight, with_grad=with_grad
+        )
+        if keep is None:
+            return result
+        norm = xp.astype(keep, y_pred.dtype) if result.norm is None else xp.where(keep, result.norm, 0.0)
+        grad = None if result.grad is None else xp.where(keep[..., None], result.grad, 0.0)
+        return KernelResult(xp.where(keep, result.loss, 0.0), grad, norm)
+
+    return kernel
+
+
+def _kl_divergence(xp, y_true, y_pred, *, with_grad):
+    positive = y_true > 0
+    safe_true = xp.where(positive, y_true, 1.0)
+    # Terms with a zero target are 0 by the limit t log t -> 0 (and carry no gradient).
+    terms = xp.where(positive, y_true * (xp.log(safe_true) - clamped_log(xp, y_pred)), 0.0)
+    grad = -y_true / xp.clip(y_pred, min=GRAD_DENOMINATOR_FLOOR) if with_grad else None
+    return KernelResult(xp.sum(terms, axis=-1), grad)
+
+
+def _kl_divergence_with_logits(xp, y_true, logits, *, with_grad):
+    log_probs = log_softmax(xp, logits)
+    positive = y_true > 0
+    safe_true = xp.where(positive, y_true, 1.0)
+    terms = xp.where(positive, y_true * (xp.log(safe_true) - log_probs), 0.0)
+    grad = None
+    if with_grad:
+        grad = xp.exp(log_probs) * xp.sum(y_true, axis=-1, keepdims=True) - y_true
+    return KernelResult(xp.sum(terms, axis=-1), grad)
+
+
+def _categorical_hinge(xp, y_true, y_pred, *, with_grad):
+    positive_score = xp.sum(y_true * y_pred, axis=-1)
+    other_scores = (1.0 - y_true) * y_pred
+    negative_score = xp.max(other_scores, axis=-1)
+    slack = negative_score - positive_score + 1.0
+    loss = xp.clip(slack, min=0.0)
+    if not with_grad:
+        return KernelResult(loss)
+    # Ties for the largest wrong score share the subgradient equally (as amax's backward does).
+    is_max = xp.astype(other_scores == negative_score[..., None], y_pred.dtype)
+    share = is_max / xp.sum(is_max, axis=-1, keepdims=True)
+    active = xp.astype(slack > 0, y_pred.dtype)[..., None]
+    return KernelResult(loss, active * (share * (1.0 - y_true) - y_true))
+
+
+# ----------------------------------------------------------------------------------- checks
+
+def _check_dense(pred_is_probability: bool, hint: str = ""):
+    def check(xp, y_true, y_pred, params):
+        PROBABILITY.check(xp, y_true, "y_true", "Labels must be one-hot or soft (probabilities)")
+        V.check_rows_sum_to_one(xp, y_true, "y_true")
+        if pred_is_probability:
+            PROBABILITY.check(xp, y_pred, "y_pred", hint)
+            V.check_rows_sum_to_one(xp, y_pred, "y_pred", hint)
+        if params.get("class_weight") is not None:
+            check_class_weight(xp, params["class_weight"], y_pred.shape[-1])
+
+    return check
+
+
+def _check_sparse(pred_is_probability: bool, hint: str = ""):
+    def check(xp, y_true, y_pred, params):
+        num_classes = y_pred.shape[-1]
+        ignore_index = params.get("ignore_index")
+        in_range = (y_true >= 0) & (y_true < num_classes)
+        if ignore_index is not None:
+            in_range = in_range | (y_true == ignore_index)
+        suffix = "" if ignore_index is None else f" or equal to ignore_index={ignore_index}"
+        V.check_values(xp, in_range, y_true, f"y_true must hold class indices in [0, {num_classes}){suffix}")
+        if pred_is_probability:
+            PROBABILITY.check(xp, y_pred, "y_pred", hint)
+            V.check_rows_sum_to_one(xp, y_pred, "y_pred", hint)
+        if params.get("class_weight") is not None:
+            check_class_weight(xp, params["class_weight"], num_classes)
+
+    return check
+
+
+_SOFTMAX_HINT = "If these are logits (raw scores), use softmax_cross_entropy instead"
+_SPARSE_SOFTMAX_HINT = "If these are logits (raw scores), use sparse_softmax_cross_entropy instead"
+
+_CE_PITFALLS = (
+    "Passing softmax outputs to a logits loss applies softmax twice: no error, but the loss cannot go below ~0.7 "
+    "and learning stalls. losskit splits the two spaces into separate losses.",
+)
+
+# ----------------------------------------------------------------------------------- registry
+
+categorical_cross_entropy = register(Loss(
+    name="categorical_cross_entropy",
+    aliases=("cce", "categorical_crossentropy"),
+    kernel=_categorical_cross_entropy,
+    params=(_SMOOTHING, _CLASS_WEIGHT),
+    check_inputs=_check_dense(True, _SOFTMAX_HINT),
+    pair="sparse_categorical_cross_entropy",
+    task="multiclass", kind="dense", prediction_space="probabilities", label_format="one-hot",
+    summary="Categorical cross-entropy on probabilities: -sum_c y_c log p_c, with one-hot or soft labels.",
+    formula=r"\ell = -\textstyle\sum_c w_c\,y_c \log p_c",
+    gradient_formula=r"\partial\ell/\partial p_c = -w_c y_c / \max(p_c, 10^{-12})",
+    output_activation="softmax",
+    convex=True, robust_to_outliers=False, differentiable=True,
+    description="""
+        The negative log-likelihood of the labelled class (or the cross-entropy to a soft label)
+        under predicted class probabilities. Rows of y_pred must be probabilities summing to 1
+        (they are checked, never silently renormalised); each log is floored at -100.
+    """,
+    when_to_use="Mutually exclusive classes when the model already outputs softmax probabilities.",
+    when_not_to_use="When logits are available (softmax_cross_entropy is exact); multi-label targets (sigmoid_cross_entropy).",
+    pitfalls=_CE_PITFALLS + ("Keras renormalises y_pred rows and clips at 1e-7; losskit checks instead.",),
+    equivalents=(
+        Equivalent("keras", "keras.losses.CategoricalCrossentropy(label_smoothing=label_smoothing)", "equal",
+                   "equal for probabilities in [1e-7, 1 - 1e-7]; no class weights"),
+        Equivalent("torch", "torch.nn.NLLLoss(weight=class_weight)(torch.log(y_pred), y_true.argmax(-1))", "equal",
+                   "one-hot labels; PyTorch's class axis is 1"),
+        Equivalent("sklearn", "sklearn.metrics.log_loss(y_true.argmax(-1), y_pred)", "equal", "one-hot labels"),
+    ),
+    references=("https://en.wikipedia.org/wiki/Cross-entropy",),
+    example="""
+        >>> import losskit as lk
+        >>> round(float(lk.categorical_cross_entropy([[0.0, 1.0, 0.0]], [[0.2, 0.7, 0.1]])), 6)  # -log 0.7
+        0.356675
+    """,
+))
+
+softmax_cross_entropy = register(Loss(
+    name="softmax_cross_entropy",
+    aliases=("cross_entropy",),
+    kernel=_softmax_cross_entropy,
+    params=(_SMOOTHING, _CLASS_WEIGHT),
+    check_inputs=_check_dense(False),
+    pair="sparse_softmax_cross_entropy",
+    task="multiclass", kind="dense", prediction_space="logits", label_format="one-hot",
+    summary="Softmax cross-entropy on logits: -sum_c y_c log softmax(x)_c, with one-hot or soft labels.",
+    formula=r"\ell = -\textstyle\sum_c w_c\,y_c \log\operatorname{softmax}(x)_c",
+    gradient_formula=r"\partial\ell/\partial x = \operatorname{softmax}(x)\textstyle\sum_c w_c y_c - w\odot y",
+    output_activation="linear",
+    convex=True, robust_to_outliers=False, differentiable=True,
+    description="""
+        Cross-entropy of softmax(logits), computed with a stable log-softmax: exact at logits of
+        +-1e4 and at -inf logits of masked classes (whose zero labels contribute nothing).
+        label_smoothing mixes the labels with the uniform distribution; class_weight scales classes
+        and the mean divides by the summed label weights, so one-hot labels give exactly the
+        result of sparse_softmax_cross_entropy.
+    """,
+    when_to_use="Mutually exclusive classes with a linear output layer (the default multiclass loss).",
+    when_not_to_use="Multi-label targets (sigmoid_cross_entropy); integer labels (sparse_softmax_cross_entropy saves the one-hot).",
+    pitfalls=_CE_PITFALLS + (
+        "With class weights and soft labels PyTorch's 'mean' divides by N; losskit divides by the summed label weights.",
+    ),
+    equivalents=(
+        Equivalent("torch", "torch.nn.CrossEntropyLoss(weight=class_weight, label_smoothing=label_smoothing)", "equal",
+                   "probability targets; PyTorch's class axis is 1; weighted mean differs for soft labels"),
+        Equivalent("keras", "keras.losses.CategoricalCrossentropy(from_logits=True, label_smoothing=label_smoothing)", "equal"),
+        Equivalent("optax", "optax.losses.safe_softmax_cross_entropy(logits, y_true).mean()", "equal",
+                   "optax.losses.softmax_cross_entropy returns NaN with -inf logits"),
+    ),
+    references=("https://en.wikipedia.org/wiki/Softmax_function",
+                "Szegedy et al., 'Rethinking the Inception Architecture' (label smoothing), CVPR 2016"),
+    example="""
+        >>> import losskit as lk
+        >>> round(float(lk.softmax_cross_entropy([[0.0, 1.0]], [[0.0, 2.0]])), 6)  # log(1 + e^-2)
+        0.126928
+    """,
+))
+
+_SPARSE_PARAMS = (_SMOOTHING, _CLASS_WEIGHT, _IGNORE_INDEX)
+
+sparse_categorical_cross_entropy = register(Loss(
+    name="sparse_categorical_cross_entropy",
+    aliases=("scce", "sparse_categorical_crossentropy", "nll"),
+    kernel=_sparse(_categorical_cross_entropy),
+    params=_SPARSE_PARAMS,
+    check_inputs=_check_sparse(True, _SPARSE_SOFTMAX_HINT),
+    pair="categorical_cross_entropy",
+    task="multiclass", kind="sparse", prediction_space="probabilities", label_format="integer",
+    summary="Categorical cross-entropy on probabilities with integer labels: -log p[y].",
+    formula=r"\ell = -w_y \log p_y",
+    gradient_formula=r"\partial\ell/\partial p_c = -w_c [c = y] / \max(p_c, 10^{-12})",
+    output_activation="softmax",
+    convex=True, robust_to_outliers=False, differentiable=True,
+    description="""
+        categorical_cross_entropy with integer class labels. ignore_index drops positions (padding
+        tokens) from both the sum and the mean's denominator; with class weights the mean divides
+        by the summed weights of the kept labels, as PyTorch's NLLLoss does.
+    """,
+    when_to_use="Integer class labels and a model that outputs softmax probabilities.",
+    when_not_to_use="When logits are available (sparse_softmax_cross_entropy).",
+    pitfalls=_CE_PITFALLS,
+    equivalents=(
+        Equivalent("torch", "torch.nn.NLLLoss(weight=class_weight, ignore_index=ignore_index)(torch.log(y_pred), y_true)", "equal",
+                   "PyTorch's class axis is 1; with every label ignored PyTorch returns NaN, losskit 0"),
+        Equivalent("keras", "keras.losses.SparseCategoricalCrossentropy(ignore_class=ignore_index)", "equal",
+                   "equal for probabilities in [1e-7, 1 - 1e-7]; Keras has no label smoothing here"),
+        Equivalent("sklearn", "sklearn.metrics.log_loss(y_true, y_pred)", "equal"),
+    ),
+    references=("https://pytorch.org/docs/stable/generated/torch.nn.NLLLoss.html",),
+    example="""
+        >>> import losskit as lk
+        >>> round(float(lk.sparse_categorical_cross_entropy([1], [[0.2, 0.7, 0.1]])), 6)
+        0.356675
+    """,
+))
+
+sparse_softmax_cross_entropy = register(Loss(
+    name="sparse_softmax_cross_entropy",
+    aliases=("sparse_cross_entropy",),
+    kernel=_sparse(_softmax_cross_entropy),
+    params=_SPARSE_PARAMS,
+    check_inputs=_check_sparse(False),
+    pair="softmax_cross_entropy",
+    task="multiclass", kind="sparse", prediction_space="logits", label_format="integer",
+    summary="Softmax cross-entropy on logits with integer labels: logsumexp(x) - x[y].",
+    formula=r"\ell = -w_y \log\operatorname{softmax}(x)_y = w_y\left(\log\textstyle\sum_c e^{x_c} - x_y\right)",
+    gradient_formula=r"\partial\ell/\partial x_c = w_y\left(\operatorname{softmax}(x)_c - [c = y]\right)",
+    output_activation="linear",
+    convex=True, robust_to_outliers=False, differentiable=True,
+    description="""
+        The standard classification loss: PyTorch's CrossEntropyLoss with class indices, moved to
+        a last class axis. ignore_index drops positions (padding tokens) from the sum and the
+        mean's denominator; if every position is ignored the mean is 0, not NaN.
+    """,
+    when_to_use="Mutually exclusive classes, integer labels, linear output layer: classification and language modelling.",
+    when_not_to_use="Multi-label targets (sigmoid_cross_entropy); soft labels (softmax_cross_entropy).",
+    pitfalls=_CE_PITFALLS + ("PyTorch returns NaN when every target is ignored; losskit returns 0.",),
+    equivalents=(
+        Equivalent("torch", "torch.nn.CrossEntropyLoss(weight=class_weight, ignore_index=ignore_index, label_smoothing=label_smoothing)", "equal",
+                   "PyTorch's class axis is 1: pass logits.movedim(-1, 1)"),
+        Equivalent("keras", "keras.losses.SparseCategoricalCrossentropy(from_logits=True)", "equal"),
+        Equivalent("optax", "optax.losses.softmax_cross_entropy_with_integer_labels(logits, y_true).mean()", "equal"),
+    ),
+    references=("https://pytorch.org/docs/stable/generated/torch.nn.CrossEntropyLoss.html",),
+    example="""
+        >>> import losskit as lk
+        >>> round(float(lk.sparse_softmax_cross_entropy([1, 0], [[0.0, 2.0], [0.0, 0.0]])), 6)
+        0.41004
+    """,
+))
+
+kl_divergence = register(Loss(
+    name="kl_divergence",
+    aliases=("kld", "kl_div"),
+    kernel=_kl_divergence,
+    check_inputs=_check_dense(True, "If y_pred holds logits, use kl_divergence_with_logits"),
+    task="multiclass", kind="dense", prediction_space="probabilities", label_format="distribution",
+    summary="KL divergence KL(y_true || y_pred) = sum_c y_true log(y_true / y_pred), probabilities in both.",
+    formula=r"\ell = \textstyle\sum_c t_c (\log t_c - \log p_c),\ 0\log 0 = 0",
+    gradient_formula=r"\partial\ell/\partial p_c = -t_c / \max(p_c, 10^{-12})",
+    output_activation="softmax",
+    convex=True, robust_to_outliers=False, differentiable=True,
+    description="""
+        How many extra nats are needed to code samples of y_true with a code built for y_pred.
+        Both arguments are probability distributions over the last axis, the truth first; zero
+        targets contribute 0. Its gradient equals that of cross-entropy to the same soft labels,
+        but its value is 0 at a perfect prediction. 'mean' averages over rows: the true KL per
+        example (PyTorch's 'batchmean').
+    """,
+    when_to_use="Distillation and matching a target distribution, when the value should read as a divergence.",
+    when_not_to_use="Hard labels (softmax_cross_entropy has the same gradient and is cheaper).",
+    pitfalls=(
+        "PyTorch's kl_div takes (log y_pred, y_true), prediction first and in log space, and its default 'mean' divides by "
+        "the number of elements; use 'batchmean'.",
+        "Keras clips both arguments to [1e-7, 1]; Optax takes log-probabilities first.",
+    ),
+    equivalents=(
+        Equivalent("torch", "torch.nn.KLDivLoss(reduction='batchmean')(torch.log(y_pred), y_true)", "equal",
+                   "2-D inputs; 'mean' in PyTorch divides by all elements"),
+        Equivalent("keras", "keras.losses.KLDivergence()", "equal", "equal for probabilities >= 1e-7"),
+        Equivalent("optax", "optax.losses.kl_divergence(jnp.log(y_pred), y_true).mean()", "equal"),
+    ),
+    references=("https://en.wikipedia.org/wiki/Kullback%E2%80%93Leibler_divergence",),
+    example="""
+        >>> import losskit as lk
+        >>> round(float(lk.kl_divergence([[0.5, 0.5]], [[0.25, 0.75]])), 6)
+        0.143841
+    """,
+))
+
+kl_divergence_with_logits = register(Loss(
+    name="kl_divergence_with_logits",
+    kernel=_kl_divergence_with_logits,
+    check_inputs=_check_dense(False),
+    task="multiclass", kind="dense", prediction_space="logits", label_format="distribution",
+    summary="KL divergence KL(y_true || softmax(logits)), computed with a stable log-softmax.",
+    formula=r"\ell = \textstyle\sum_c t_c (\log t_c - \log\operatorname{softmax}(x)_c)",
+    gradient_formula=r"\partial\ell/\partial x = \operatorname{softmax}(x)\textstyle\sum_c t_c - t",
+    output_activation="linear",
+    convex=True, robust_to_outliers=False, differentiable=True,
+    description="""
+        kl_divergence with the prediction given as logits: exact at extreme logits where the
+        probability form floors log p at -100.
+    """,
+    when_to_use="Knowledge distillation from a teacher's distribution to a student's logits.",
+    when_not_to_use="Hard labels (sparse_softmax_cross_entropy).",
+    pitfalls=("Temperature scaling (distillation) is applied by the caller: divide the logits by T before the call.",),
+    equivalents=(
+        Equivalent("torch", "torch.nn.KLDivLoss(reduction='batchmean')(logits.log_softmax(-1), y_true)", "equal"),
+        Equivalent("optax", "optax.losses.kl_divergence(jax.nn.log_softmax(logits), y_true).mean()", "equal"),
+    ),
+    references=("Hinton et al., 'Distilling the Knowledge in a Neural Network', 2015",),
+    example="""
+        >>> import losskit as lk
+        >>> round(float(lk.kl_divergence_with_logits([[0.5, 0.5]], [[0.0, 0.0]])), 6)
+        0.0
+    """,
+))
+
+categorical_hinge = register(Loss(
+    name="categorical_hinge",
+    kernel=_categorical_hinge,
+    check_inputs=_check_dense(False),
+    task="multiclass", kind="dense", prediction_space="scores", label_format="one-hot",
+    summary="Keras' categorical hinge: max(0, 1 + max_wrong - score_true), one-hot labels.",
+    formula=r"\ell = \max\left(0,\ 1 + \max_c (1-y_c) f_c - \textstyle\sum_c y_c f_c\right)",
+    gradient_formula=r"\partial\ell/\partial f = [\ell > 0]\left(e_{c^*}(1-y) - y\right),\ c^* = \arg\max_c (1-y_c) f_c",
+    output_activation="linear",
+    convex=True, robust_to_outliers=False, differentiable=False,
+    description="""
+        A multiclass margin loss (Crammer-Singer style): zero when the true class's score beats
+        every other score by at least 1. As in Keras, the "largest wrong score" is taken over
+        (1 - y) * f, which includes a 0 for the true class.
+    """,
+    when_to_use="Multiclass margin classifiers; porting Keras CategoricalHinge.",
+    when_not_to_use="When class probabilities are needed (softmax_cross_entropy).",
+    pitfalls=("Because (1 - y) * f includes 0 for the true class, negative wrong scores count as 0 (Keras' definition).",),
+    equivalents=(
+        Equivalent("keras", "keras.losses.CategoricalHinge()", "equal"),
+    ),
+    references=("Crammer and Singer, 'On the Algorithmic Implementation of Multiclass Kernel-based Vector Machines', JMLR 2001",),
+    example="""
+        >>> import losskit as lk
+        >>> float(lk.categorical_hinge([[0.0, 1.0, 0.0]], [[0.5, 1.0, 0.2]]))
+        0.5
+    """,
+))
+
+# Lets pytest --doctest-modules run the example of every loss in this module.
+__test__ = {name: globals()[name].__doc__ for name in __all__}

@@ -1,0 +1,584 @@
+"""Regression losses: pointwise penalties of the residual ``e = y_pred - y_true``.
+
+Each kernel returns the unreduced loss and, when asked, its derivative with respect to
+``y_pred``; :class:`losskit.Loss` applies the shape checks, the weights and the reduction.
+"""
+
+from __future__ import annotations
+
+import math
+
+from . import _validation as V
+from ._array import GRAD_DENOMINATOR_FLOOR, softplus
+from ._loss import NON_NEGATIVE, Equivalent, KernelResult, Loss, Param, check_domains
+from ._registry import register
+
+__all__ = [
+    "mean_squared_error",
+    "half_squared_error",
+    "mean_absolute_error",
+    "root_mean_squared_error",
+    "mean_squared_logarithmic_error",
+    "root_mean_squared_logarithmic_error",
+    "mean_absolute_percentage_error",
+    "huber",
+    "smooth_l1",
+    "pseudo_huber",
+    "log_cosh",
+    "quantile",
+    "epsilon_insensitive",
+    "poisson",
+]
+
+_LOG2 = math.log(2.0)
+
+
+# ------------------------------------------------------------------------------------ kernels
+
+def _squared_error(xp, y_true, y_pred, *, with_grad):
+    residual = y_pred - y_true
+    return KernelResult(residual * residual, 2.0 * residual if with_grad else None)
+
+
+def _half_squared_error(xp, y_true, y_pred, *, with_grad):
+    residual = y_pred - y_true
+    return KernelResult(0.5 * residual * residual, residual if with_grad else None)
+
+
+def _absolute_error(xp, y_true, y_pred, *, with_grad):
+    residual = y_pred - y_true
+    return KernelResult(xp.abs(residual), xp.sign(residual) if with_grad else None)
+
+
+def _squared_log_error(xp, y_true, y_pred, *, with_grad):
+    log_gap = xp.log1p(y_pred) - xp.log1p(y_true)
+    grad = 2.0 * log_gap / (1.0 + y_pred) if with_grad else None
+    return KernelResult(log_gap * log_gap, grad)
+
+
+def _make_percentage_error(epsilon: float):
+    def kernel(xp, y_true, y_pred, *, with_grad, epsilon=epsilon):
+        residual = y_pred - y_true
+        # Keras' guard: a target of 0 is divided by epsilon, a huge but finite percentage.
+        scale = 100.0 / xp.clip(xp.abs(y_true), min=epsilon)
+        return KernelResult(scale * xp.abs(residual), scale * xp.sign(residual) if with_grad else None)
+
+    return kernel
+
+
+def _huber(xp, y_true, y_pred, *, delta, with_grad):
+    residual = y_pred - y_true
+    magnitude = xp.abs(residual)
+    # With q = min(|e|, delta): q * (|e| - q/2) is 0.5 e^2 inside the band and
+    # delta * (|e| - delta/2) outside it, one expression with no branch to differentiate twice.
+    inner = xp.clip(magnitude, max=delta)
+    loss = inner * (magnitude - 0.5 * inner)
+    return KernelResult(loss, xp.clip(residual, min=-delta, max=delta) if with_grad else None)
+
+
+def _smooth_l1(xp, y_true, y_pred, *, beta, with_grad):
+    if beta == 0.0:  # PyTorch's limit: SmoothL1 with beta = 0 is the absolute error.
+        return _absolute_error(xp, y_true, y_pred, with_grad=with_grad)
+    result = _huber(xp, y_true, y_pred, delta=beta, with_grad=with_grad)
+    return KernelResult(result.loss / beta, None if result.grad is None else result.grad / beta)
+
+
+def _pseudo_huber(xp, y_true, y_pred, *, delta, with_grad):
+    residual = y_pred - y_true
+    magnitude = xp.abs(residual)
+    scaled = magnitude / delta
+    root = xp.hypot(xp.ones_like(scaled), scaled)  # sqrt(1 + (e/delta)^2) without overflow
+    # delta^2 (sqrt(1 + a^2) - 1) = delta^2 a^2 / (sqrt(1 + a^2) + 1) = delta |e| a / (root + 1):
+    # no cancellation for small residuals, no overflow of a^2 for large ones.
+    loss = delta * magnitude * (scaled / (root + 1.0))
+    return KernelResult(loss, residual / root if with_grad else None)
+
+
+def _log_cosh(xp, y_true, y_pred, *, with_grad):
+    residual = y_pred - y_true
+    magnitude = xp.abs(residual)
+    # log cosh(e) = |e| + log(1 + e^{-2|e|}) - log 2: cosh itself overflows at |e| ~ 89 in float32.
+    loss = magnitude + softplus(xp, -2.0 * magnitude) - _LOG2
+    return KernelResult(loss, xp.tanh(residual) if with_grad else None)
+
+
+def _pinball(xp, y_true, y_pred, *, q, with_grad):
+    shortfall = y_true - y_pred  # positive when the prediction is below the target
+    loss = xp.maximum(q * shortfall, (q - 1.0) * shortfall)
+    if not with_grad:
+        return KernelResult(loss)
+    zero = xp.zeros_like(shortfall)
+    grad = xp.where(shortfall > 0, -q + zero, xp.where(shortfall < 0, (1.0 - q) + zero, zero))
+    return KernelResult(loss, grad)
+
+
+def _epsilon_insensitive(xp, y_true, y_pred, *, epsilon, with_grad):
+    residual = y_pred - y_true
+    excess = xp.abs(residual) - epsilon
+    loss = xp.clip(excess, min=0.0)
+    grad = xp.where(excess > 0, xp.sign(residual), xp.zeros_like(residual)) if with_grad else None
+    return KernelResult(loss, grad)
+
+
+def _poisson(xp, y_true, y_pred, *, with_grad):
+    # Rates below RATE_FLOOR are taken as RATE_FLOOR inside the log and in the gradient's
+    # denominator (as PyTorch clamps its BCE backward): a rate that underflowed to 0 then costs a
+    # large finite amount and still gets a finite gradient that pushes it up, instead of inf.
+    # A zero count contributes no log term at all (0 * log 0 is taken as its limit, 0).
+    safe_rate = xp.clip(y_pred, min=GRAD_DENOMINATOR_FLOOR)
+    cross = xp.where(y_true > 0, y_true * xp.log(safe_rate), 0.0)
+    loss = y_pred - cross
+    return KernelResult(loss, 1.0 - y_true / safe_rate if with_grad else None)
+
+# ----------------------------------------------------------------------------------- registry
+
+_DELTA = Param("delta", 1.0, "> 0", "Residual magnitude where the loss turns from quadratic to linear.", V.positive)
+
+_TORCH_BROADCAST = (
+    "PyTorch broadcasts (N,1) against (N,) with only a warning; losskit raises ValueError instead."
+)
+
+mean_squared_error = register(Loss(
+    name="mean_squared_error",
+    aliases=("mse", "l2"),
+    kernel=_squared_error,
+    task="regression", kind="pointwise", prediction_space="values", label_format="real",
+    summary="Mean squared error: the average of (y_pred - y_true)^2.",
+    formula=r"\ell = (\hat y - y)^2",
+    gradient_formula=r"\partial\ell/\partial\hat y = 2(\hat y - y)",
+    output_activation="linear",
+    convex=True, robust_to_outliers=False, differentiable=True,
+    description="""
+        The maximum-likelihood loss for Gaussian noise: its minimiser is the conditional mean.
+        Squaring makes large residuals dominate: one target of 1 predicted as 1000 outweighs
+        a million residuals of 1.
+    """,
+    when_to_use="Regression with roughly Gaussian noise and a linear output, when large errors are much worse than small ones.",
+    when_not_to_use="Targets with outliers or heavy tails (use huber, log_cosh or mean_absolute_error).",
+    pitfalls=(_TORCH_BROADCAST, "Its value is in squared target units; report root_mean_squared_error for a readable number."),
+    equivalents=(
+        Equivalent("torch", "torch.nn.functional.mse_loss(y_pred, y_true)", "equal"),
+        Equivalent("keras", "keras.losses.MeanSquaredError()", "equal",
+                   "Keras averages the last axis first, then the batch; equal for equal-sized rows."),
+        Equivalent("optax", "optax.losses.squared_error(y_pred, y_true).mean()", "equal"),
+        Equivalent("sklearn", "sklearn.metrics.mean_squared_error(y_true, y_pred)", "equal"),
+    ),
+    references=("https://en.wikipedia.org/wiki/Mean_squared_error",),
+    example="""
+        >>> import losskit as lk
+        >>> float(lk.mean_squared_error([1.0, 2.0, 3.0], [1.0, 2.0, 5.0]))
+        1.3333333333333333
+    """,
+))
+
+half_squared_error = register(Loss(
+    name="half_squared_error",
+    kernel=_half_squared_error,
+    task="regression", kind="pointwise", prediction_space="values", label_format="real",
+    summary="Half squared error: 0.5 * (y_pred - y_true)^2, whose gradient is the plain residual.",
+    formula=r"\ell = \tfrac12 (\hat y - y)^2",
+    gradient_formula=r"\partial\ell/\partial\hat y = \hat y - y",
+    output_activation="linear",
+    convex=True, robust_to_outliers=False, differentiable=True,
+    description="""
+        The Bishop convention: the 1/2 cancels the 2 of the derivative. Optax's ``l2_loss`` and
+        scikit-learn's SGD ``squared_error`` are this loss, half of mean_squared_error.
+    """,
+    when_to_use="The same problems as mean_squared_error, when porting from Optax l2_loss or scikit-learn SGD.",
+    when_not_to_use="Targets with outliers; comparisons with an MSE computed elsewhere (it is half of it).",
+    pitfalls=("Porting between `l2_loss` and MSE silently changes the effective learning rate by 2.",),
+    equivalents=(
+        Equivalent("optax", "optax.losses.l2_loss(y_pred, y_true).mean()", "equal"),
+        Equivalent("torch", "0.5 * torch.nn.functional.mse_loss(y_pred, y_true)", "scaled", "MSELoss is twice this loss."),
+        Equivalent("keras", "0.5 * keras.losses.MeanSquaredError()", "scaled", "Keras MSE is twice this loss."),
+        Equivalent("sklearn", "SGDRegressor(loss='squared_error')", "equal", "the objective minimised by SGD"),
+    ),
+    references=("Bishop, Pattern Recognition and Machine Learning (2006), eq. 1.2",),
+    example="""
+        >>> import losskit as lk
+        >>> float(lk.half_squared_error([0.0, 0.0], [1.0, 3.0]))
+        2.5
+    """,
+))
+
+mean_absolute_error = register(Loss(
+    name="mean_absolute_error",
+    aliases=("mae", "l1"),
+    kernel=_absolute_error,
+    task="regression", kind="pointwise", prediction_space="values", label_format="real",
+    summary="Mean absolute error: the average of |y_pred - y_true|.",
+    formula=r"\ell = |\hat y - y|",
+    gradient_formula=r"\partial\ell/\partial\hat y = \operatorname{sign}(\hat y - y)\ (0\text{ at }0)",
+    output_activation="linear",
+    convex=True, robust_to_outliers=True, differentiable=False,
+    description="""
+        The maximum-likelihood loss for Laplace noise: its minimiser is the conditional median,
+        so a few gross outliers barely move the fit. The gradient has constant magnitude, which
+        makes convergence near the optimum slower than with squared losses.
+    """,
+    when_to_use="Regression with outliers in the targets, or when the median is the quantity of interest.",
+    when_not_to_use="Clean Gaussian-like noise (mean_squared_error converges faster); when a smooth gradient near zero matters (huber, log_cosh).",
+    pitfalls=("The derivative at a residual of exactly 0 is taken as 0, as in PyTorch.",),
+    equivalents=(
+        Equivalent("torch", "torch.nn.functional.l1_loss(y_pred, y_true)", "equal"),
+        Equivalent("keras", "keras.losses.MeanAbsoluteError()", "equal"),
+        Equivalent("sklearn", "sklearn.metrics.mean_absolute_error(y_true, y_pred)", "equal"),
+    ),
+    references=("https://en.wikipedia.org/wiki/Mean_absolute_error",),
+    example="""
+        >>> import losskit as lk
+        >>> float(lk.mae([1.0, 2.0, 3.0], [1.0, 2.0, 6.0]))
+        1.0
+    """,
+))
+
+root_mean_squared_error = register(Loss(
+    name="root_mean_squared_error",
+    aliases=("rmse",),
+    kernel=_squared_error,
+    root=True, reductions=("mean",),
+    task="regression", kind="pointwise", prediction_space="values", label_format="real",
+    summary="Root mean squared error: sqrt of the (weighted) mean of (y_pred - y_true)^2.",
+    formula=r"\mathrm{RMSE} = \sqrt{\textstyle\sum_i w_i (\hat y_i - y_i)^2 / \sum_i w_i}",
+    gradient_formula=r"\partial\,\mathrm{RMSE}/\partial\hat y_i = w_i(\hat y_i - y_i) / (\mathrm{RMSE}\sum_j w_j)\ (0\text{ when RMSE}=0)",
+    output_activation="linear",
+    convex=True, robust_to_outliers=False, differentiable=False,
+    description="""
+        A cost, not a per-example loss: the root is taken after averaging, so only
+        ``reduction="mean"`` exists. It is in the units of the target, which makes it the
+        readable companion of mean_squared_error; both have the same minimiser.
+    """,
+    when_to_use="Reporting or minimising error in target units.",
+    when_not_to_use="Per-example losses or sums (use mean_squared_error).",
+    pitfalls=("Not differentiable at a perfect fit; losskit uses the subgradient 0 there.",),
+    equivalents=(
+        Equivalent("sklearn", "sklearn.metrics.root_mean_squared_error(y_true, y_pred)", "equal"),
+        Equivalent("torch", "torch.sqrt(torch.nn.functional.mse_loss(y_pred, y_true))", "equal"),
+        Equivalent("keras", "keras.metrics.RootMeanSquaredError()", "equal", "a metric in Keras, not a loss"),
+    ),
+    references=("https://en.wikipedia.org/wiki/Root_mean_square_deviation",),
+    example="""
+        >>> import losskit as lk
+        >>> float(lk.rmse([0.0, 0.0], [3.0, 4.0]))  # sqrt((9 + 16) / 2)
+        3.5355339059327378
+    """,
+))
+
+_LOG_DOMAIN_HINT = "Logarithmic losses need non-negative values; use a softplus or exp output"
+
+_msle_checks = check_domains(NON_NEGATIVE, NON_NEGATIVE, y_pred_hint=_LOG_DOMAIN_HINT)
+
+mean_squared_logarithmic_error = register(Loss(
+    name="mean_squared_logarithmic_error",
+    aliases=("msle",),
+    kernel=_squared_log_error,
+    check_inputs=_msle_checks,
+    task="regression", kind="pointwise", prediction_space="values", label_format="non-negative",
+    summary="Mean squared logarithmic error: the average of (log1p(y_pred) - log1p(y_true))^2.",
+    formula=r"\ell = (\log(1+\hat y) - \log(1+y))^2",
+    gradient_formula=r"\partial\ell/\partial\hat y = 2(\log(1+\hat y) - \log(1+y)) / (1+\hat y)",
+    output_activation="softplus",
+    convex=False, robust_to_outliers=True, differentiable=True,
+    description="""
+        Penalises relative rather than absolute error, so a target spanning several orders of
+        magnitude (prices, counts) is fitted evenly across its range, and under-prediction costs
+        more than over-prediction by the same amount.
+    """,
+    when_to_use="Non-negative targets spanning orders of magnitude, where relative error matters.",
+    when_not_to_use="Targets that can be negative; when absolute error is what matters.",
+    pitfalls=("Keras silently clamps negative values to 1e-7; losskit raises ValueError, as scikit-learn does.",),
+    equivalents=(
+        Equivalent("keras", "keras.losses.MeanSquaredLogarithmicError()", "equal",
+                   "equal on non-negative inputs; Keras clamps negatives silently"),
+        Equivalent("sklearn", "sklearn.metrics.mean_squared_log_error(y_true, y_pred)", "equal"),
+    ),
+    references=("https://scikit-learn.org/stable/modules/model_evaluation.html#mean-squared-log-error",),
+    example="""
+        >>> import losskit as lk
+        >>> round(float(lk.msle([0.0, 1.0], [0.0, 3.0])), 6)  # (log 4 - log 2)^2 / 2
+        0.240227
+    """,
+))
+
+root_mean_squared_logarithmic_error = register(Loss(
+    name="root_mean_squared_logarithmic_error",
+    aliases=("rmsle",),
+    kernel=_squared_log_error,
+    check_inputs=_msle_checks,
+    root=True, reductions=("mean",),
+    task="regression", kind="pointwise", prediction_space="values", label_format="non-negative",
+    summary="Root mean squared logarithmic error: sqrt of the (weighted) mean of (log1p(y_pred) - log1p(y_true))^2.",
+    formula=r"\mathrm{RMSLE} = \sqrt{\textstyle\sum_i w_i (\log(1+\hat y_i) - \log(1+y_i))^2 / \sum_i w_i}",
+    gradient_formula=r"\partial\,\mathrm{RMSLE}/\partial\hat y_i = w_i(\log(1+\hat y_i) - \log(1+y_i)) / ((1+\hat y_i)\,\mathrm{RMSLE}\sum_j w_j)",
+    output_activation="softplus",
+    convex=False, robust_to_outliers=True, differentiable=False,
+    description="""
+        The root of mean_squared_logarithmic_error, a cost defined only for ``reduction="mean"``;
+        roughly the typical relative error for small errors.
+    """,
+    when_to_use="Reporting relative error of non-negative targets (a common competition metric).",
+    when_not_to_use="Targets that can be negative; per-example losses.",
+    pitfalls=("Not differentiable at a perfect fit; losskit uses the subgradient 0 there.",),
+    equivalents=(
+        Equivalent("sklearn", "sklearn.metrics.root_mean_squared_log_error(y_true, y_pred)", "equal"),
+    ),
+    references=("https://scikit-learn.org/stable/modules/model_evaluation.html#mean-squared-log-error",),
+    example="""
+        >>> import losskit as lk
+        >>> round(float(lk.rmsle([0.0, 1.0], [0.0, 3.0])), 6)
+        0.490129
+    """,
+))
+
+_MAPE_EPSILON = 1e-7
+
+mean_absolute_percentage_error = register(Loss(
+    name="mean_absolute_percentage_error",
+    aliases=("mape",),
+    kernel=_make_percentage_error(_MAPE_EPSILON),
+    task="regression", kind="pointwise", prediction_space="values", label_format="real",
+    summary="Mean absolute percentage error, in percent: 100 * |y_pred - y_true| / max(|y_true|, 1e-7).",
+    formula=r"\ell = 100\,|\hat y - y| / \max(|y|, \epsilon),\ \epsilon = 10^{-7}",
+    gradient_formula=r"\partial\ell/\partial\hat y = 100\,\operatorname{sign}(\hat y - y) / \max(|y|, \epsilon)",
+    output_activation="linear",
+    convex=True, robust_to_outliers=False, differentiable=False,
+    description="""
+        Relative error in percent, as Keras defines it (scikit-learn's is the same divided by
+        100). A target near zero makes the loss explode: epsilon only keeps it finite.
+    """,
+    when_to_use="Strictly positive targets far from zero, when errors are judged relative to the target.",
+    when_not_to_use="Targets at or near zero; when over- and under-prediction should cost the same relative amount (MAPE favours under-prediction).",
+    pitfalls=("Keras returns percent, scikit-learn a fraction: a factor of 100 when porting.",),
+    equivalents=(
+        Equivalent("keras", "keras.losses.MeanAbsolutePercentageError()", "equal"),
+        Equivalent("sklearn", "100 * sklearn.metrics.mean_absolute_percentage_error(y_true, y_pred)", "scaled",
+                   "scikit-learn returns a fraction and uses float64 eps as the guard"),
+    ),
+    references=("https://en.wikipedia.org/wiki/Mean_absolute_percentage_error",),
+    example="""
+        >>> import losskit as lk
+        >>> float(lk.mape([100.0, 200.0], [110.0, 180.0]))
+        10.0
+    """,
+))
+
+huber = register(Loss(
+    name="huber",
+    aliases=("huber_loss",),
+    kernel=_huber,
+    params=(_DELTA,),
+    task="regression", kind="pointwise", prediction_space="values", label_format="real",
+    summary="Huber loss: quadratic for |e| <= delta, linear (slope delta) beyond.",
+    formula=r"\ell = \begin{cases}\tfrac12 e^2 & |e|\le\delta\\ \delta(|e| - \tfrac12\delta) & |e|>\delta\end{cases},\ e = \hat y - y",
+    gradient_formula=r"\partial\ell/\partial\hat y = \operatorname{clip}(e, -\delta, \delta)",
+    output_activation="linear",
+    convex=True, robust_to_outliers=True, differentiable=True,
+    description="""
+        Squared error for small residuals and absolute error (scaled by delta) for large ones:
+        smooth near the optimum like MSE, with bounded gradients like MAE so that outliers cannot
+        dominate. delta sets the scale in target units beyond which a residual counts as an outlier.
+    """,
+    when_to_use="Regression with some outliers when you can name the scale (delta) of a normal residual.",
+    when_not_to_use="Clean Gaussian noise (mean_squared_error); when no sensible scale exists (mean_absolute_error).",
+    pitfalls=(
+        "PyTorch's SmoothL1Loss(beta) is Huber(delta=beta)/beta: equal only at 1 (see smooth_l1).",
+        "scikit-learn's SGD huber uses epsilon=0.1 as delta by default.",
+        "PyTorch's F.huber_loss(weight=...) averages w*l over elements instead of dividing by sum(w).",
+    ),
+    equivalents=(
+        Equivalent("torch", "torch.nn.HuberLoss(delta=delta)", "equal"),
+        Equivalent("keras", "keras.losses.Huber(delta=delta)", "equal"),
+        Equivalent("optax", "optax.losses.huber_loss(y_pred, y_true, delta=delta).mean()", "equal"),
+        Equivalent("sklearn", "SGDRegressor(loss='huber', epsilon=delta)", "equal", "the per-sample loss of SGD"),
+    ),
+    references=("Huber, 'Robust Estimation of a Location Parameter', Ann. Math. Statist. 35 (1964)",
+                "https://en.wikipedia.org/wiki/Huber_loss"),
+    example="""
+        >>> import losskit as lk
+        >>> lk.huber([0.0, 0.0], [0.5, 3.0], delta=1.0, reduction="none")
+        array([0.125, 2.5  ])
+    """,
+))
+
+smooth_l1 = register(Loss(
+    name="smooth_l1",
+    aliases=("smooth_l1_loss",),
+    kernel=_smooth_l1,
+    params=(Param("beta", 1.0, ">= 0", "Width of the quadratic zone; 0 gives the absolute error.", V.non_negative),),
+    task="regression", kind="pointwise", prediction_space="values", label_format="real",
+    summary="PyTorch's SmoothL1Loss: huber(delta=beta) / beta, so the linear part has slope 1.",
+    formula=r"\ell = \begin{cases}\tfrac{1}{2\beta} e^2 & |e|<\beta\\ |e| - \tfrac12\beta & |e|\ge\beta\end{cases}",
+    gradient_formula=r"\partial\ell/\partial\hat y = \operatorname{clip}(e/\beta, -1, 1)",
+    output_activation="linear",
+    convex=True, robust_to_outliers=True, differentiable=True,
+    description="""
+        Huber rescaled so the tails are exactly the absolute error; popular in object
+        detection (Fast R-CNN box regression). At beta = 0 it is mean_absolute_error.
+    """,
+    when_to_use="Porting PyTorch code that uses SmoothL1Loss; box regression.",
+    when_not_to_use="When you mean Huber with a threshold: huber(delta) = beta * smooth_l1(beta) only for beta = delta.",
+    pitfalls=("At delta = beta = 0.5 and residual 3, huber gives 1.375 and smooth_l1 gives 2.75.",),
+    equivalents=(
+        Equivalent("torch", "torch.nn.SmoothL1Loss(beta=beta)", "equal"),
+        Equivalent("keras", "keras.losses.Huber(delta=beta) / beta", "scaled"),
+    ),
+    references=("Girshick, 'Fast R-CNN', ICCV 2015",),
+    example="""
+        >>> import losskit as lk
+        >>> lk.smooth_l1([0.0, 0.0], [0.25, 3.0], beta=0.5, reduction="none")
+        array([0.0625, 2.75  ])
+    """,
+))
+
+pseudo_huber = register(Loss(
+    name="pseudo_huber",
+    kernel=_pseudo_huber,
+    params=(_DELTA,),
+    task="regression", kind="pointwise", prediction_space="values", label_format="real",
+    summary="Pseudo-Huber loss: delta^2 * (sqrt(1 + (e/delta)^2) - 1), a smooth Huber.",
+    formula=r"\ell = \delta^2\left(\sqrt{1 + (e/\delta)^2} - 1\right)",
+    gradient_formula=r"\partial\ell/\partial\hat y = e / \sqrt{1 + (e/\delta)^2}",
+    output_activation="linear",
+    convex=True, robust_to_outliers=True, differentiable=True,
+    description="""
+        Like Huber, about e^2/2 for small residuals and about delta*|e| for large ones, but with
+        derivatives of every order (useful for second-order optimisers and smooth curvature).
+    """,
+    when_to_use="Outlier-robust regression when a smooth Hessian is wanted.",
+    when_not_to_use="When exact Huber behaviour or a published Huber baseline must be matched.",
+    pitfalls=("Computed as delta*|e|*a/(sqrt(1+a^2)+1), a = |e|/delta: no cancellation near 0, no overflow of a^2.",),
+    equivalents=(),
+    references=("Charbonnier et al., 'Deterministic edge-preserving regularization', 1997",
+                "https://en.wikipedia.org/wiki/Huber_loss#Pseudo-Huber_loss_function"),
+    example="""
+        >>> import losskit as lk
+        >>> round(float(lk.pseudo_huber([0.0], [3.0], delta=1.0)), 6)  # sqrt(10) - 1
+        2.162278
+    """,
+))
+
+log_cosh = register(Loss(
+    name="log_cosh",
+    aliases=("logcosh",),
+    kernel=_log_cosh,
+    task="regression", kind="pointwise", prediction_space="values", label_format="real",
+    summary="Log-cosh loss: log(cosh(y_pred - y_true)), computed without overflow.",
+    formula=r"\ell = \log\cosh(e) = |e| + \log(1 + e^{-2|e|}) - \log 2",
+    gradient_formula=r"\partial\ell/\partial\hat y = \tanh(e)",
+    output_activation="linear",
+    convex=True, robust_to_outliers=True, differentiable=True,
+    description="""
+        About e^2/2 for small residuals and |e| - log 2 for large ones: a smooth, parameter-free
+        Huber with threshold about 1 in target units (standardise targets first).
+    """,
+    when_to_use="Outlier-robust regression on standardised targets without a delta to tune.",
+    when_not_to_use="Targets whose natural scale is far from 1 and cannot be standardised (use huber with delta).",
+    pitfalls=("The naive log(cosh(e)) overflows to inf at |e| ~ 89 in float32 (torchmetrics); losskit is finite at 1e4 and beyond.",),
+    equivalents=(
+        Equivalent("keras", "keras.losses.LogCosh()", "equal"),
+        Equivalent("optax", "optax.losses.log_cosh(y_pred, y_true).mean()", "equal"),
+    ),
+    references=("https://en.wikipedia.org/wiki/Huber_loss",),
+    example="""
+        >>> import losskit as lk
+        >>> round(float(lk.log_cosh([0.0], [10000.0])), 4)  # |e| - log 2, no overflow
+        9999.3069
+    """,
+))
+
+quantile = register(Loss(
+    name="quantile",
+    aliases=("pinball",),
+    kernel=_pinball,
+    params=(Param("q", 0.5, "0 < q < 1", "Target quantile: 0.9 penalises under-prediction 9 times more than over-prediction.", V.open_unit_interval),),
+    task="regression", kind="pointwise", prediction_space="values", label_format="real",
+    summary="Quantile (pinball) loss: max(q * (y_true - y_pred), (q - 1) * (y_true - y_pred)).",
+    formula=r"\ell = \max(q(y - \hat y),\ (q - 1)(y - \hat y))",
+    gradient_formula=r"\partial\ell/\partial\hat y = -q\ (\hat y < y),\ 1 - q\ (\hat y > y),\ 0\ (\hat y = y)",
+    output_activation="linear",
+    convex=True, robust_to_outliers=True, differentiable=False,
+    description="""
+        Its minimiser is the q-th conditional quantile: q = 0.5 gives half the absolute error
+        (the median); q = 0.05 and 0.95 give a 90% prediction interval.
+    """,
+    when_to_use="Prediction intervals and asymmetric costs of over- and under-prediction.",
+    when_not_to_use="When a point estimate of the mean is wanted (mean_squared_error).",
+    pitfalls=("At q = 0.5 it is half of mean_absolute_error, not equal to it.",),
+    equivalents=(
+        Equivalent("sklearn", "sklearn.metrics.mean_pinball_loss(y_true, y_pred, alpha=q)", "equal"),
+    ),
+    references=("Koenker and Bassett, 'Regression Quantiles', Econometrica 46 (1978)",),
+    example="""
+        >>> import losskit as lk
+        >>> lk.quantile([1.0, 1.0], [0.0, 2.0], q=0.9, reduction="none")
+        array([0.9, 0.1])
+    """,
+))
+
+epsilon_insensitive = register(Loss(
+    name="epsilon_insensitive",
+    kernel=_epsilon_insensitive,
+    params=(Param("epsilon", 0.1, ">= 0", "Half-width of the band of residuals that cost nothing.", V.non_negative),),
+    task="regression", kind="pointwise", prediction_space="values", label_format="real",
+    summary="Epsilon-insensitive loss (support vector regression): max(0, |y_pred - y_true| - epsilon).",
+    formula=r"\ell = \max(0, |\hat y - y| - \epsilon)",
+    gradient_formula=r"\partial\ell/\partial\hat y = \operatorname{sign}(e)\,[|e| > \epsilon]",
+    output_activation="linear",
+    convex=True, robust_to_outliers=True, differentiable=False,
+    description="""
+        Residuals inside a band of width epsilon cost nothing; beyond it the cost grows linearly,
+        as in the absolute error. The loss of support vector regression.
+    """,
+    when_to_use="When errors below a tolerance are irrelevant; linear SVR.",
+    when_not_to_use="When every error should be reduced (epsilon = 0 is mean_absolute_error).",
+    pitfalls=("scikit-learn's default epsilon is 0.1 in target units: standardise the targets first.",),
+    equivalents=(
+        Equivalent("sklearn", "SGDRegressor(loss='epsilon_insensitive', epsilon=epsilon)", "equal", "the per-sample loss of SGD"),
+    ),
+    references=("Vapnik, The Nature of Statistical Learning Theory (1995)",),
+    example="""
+        >>> import losskit as lk
+        >>> lk.epsilon_insensitive([0.0, 0.0], [0.05, -0.5], epsilon=0.1, reduction="none")
+        array([0. , 0.4])
+    """,
+))
+
+poisson = register(Loss(
+    name="poisson",
+    aliases=("poisson_nll",),
+    kernel=_poisson,
+    check_inputs=check_domains(NON_NEGATIVE, NON_NEGATIVE,
+                               y_pred_hint="y_pred is a rate: use an exp or softplus output (a log-rate needs exp first)"),
+    task="regression", kind="pointwise", prediction_space="values", label_format="counts",
+    summary="Poisson negative log-likelihood for a predicted rate: y_pred - y_true * log(y_pred).",
+    formula=r"\ell = \hat y - y\log\hat y",
+    gradient_formula=r"\partial\ell/\partial\hat y = 1 - y/\hat y",
+    output_activation="exp",
+    convex=True, robust_to_outliers=False, differentiable=True,
+    description="""
+        The negative log-likelihood of counts under a Poisson model with rate y_pred, dropping
+        the log(y!) term that does not depend on the prediction. y_pred is the rate itself (not
+        its log), so the model needs a positive output (exp or softplus).
+    """,
+    when_to_use="Count targets (events, visits, claims) whose variance grows with their mean.",
+    when_not_to_use="Targets that can be negative; over-dispersed counts where a negative binomial fits better.",
+    pitfalls=(
+        "PyTorch's PoissonNLLLoss takes the log-rate by default (log_input=True).",
+        "Keras adds 1e-7 inside the log; losskit is exact for rates >= 1e-12 and floors smaller rates at 1e-12.",
+    ),
+    equivalents=(
+        Equivalent("torch", "torch.nn.PoissonNLLLoss(log_input=False)", "equal", "PyTorch adds eps=1e-8 inside the log"),
+        Equivalent("keras", "keras.losses.Poisson()", "equal", "Keras adds 1e-7 inside the log"),
+        Equivalent("sklearn", "sklearn.metrics.mean_poisson_deviance(y_true, y_pred) / 2", "different",
+                   "the deviance adds y log y - y and doubles the result; same minimiser"),
+    ),
+    references=("https://en.wikipedia.org/wiki/Poisson_regression",),
+    example="""
+        >>> import losskit as lk
+        >>> round(float(lk.poisson([2.0], [2.0])), 6)  # 2 - 2 log 2
+        0.613706
+    """,
+))
+
+# Lets pytest --doctest-modules run the example of every loss in this module.
+__test__ = {name: globals()[name].__doc__ for name in __all__}
