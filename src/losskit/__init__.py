@@ -37,7 +37,25 @@ __all__ = [
 ]
 
 
+# Optional features load on first use so that `import losskit` needs only NumPy and
+# array-api-compat: lk.plot needs matplotlib, lk.lab needs torch and scikit-learn.
+_LAZY = {
+    "plot": ("losskit.plotting", "plot"),
+    "recommend": ("losskit.advisor", "recommend"),
+    "conformance": ("losskit.conformance", None),
+    "lab": ("losskit.lab", None),
+    "torch": ("losskit.torch", None),
+    "keras": ("losskit.keras", None),
+}
+
+
 def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
+
+        module_name, attribute = _LAZY[name]
+        module = importlib.import_module(module_name)
+        return module if attribute is None else getattr(module, attribute)
     # Aliases (lk.mse, lk.bce, ...) resolve through the registry, so they can never drift
     # from the canonical objects.
     try:
