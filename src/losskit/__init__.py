@@ -7,7 +7,10 @@
 
 from __future__ import annotations
 
-from . import binary, multiclass, regression
+# Import order is catalog order: regression, then binary, then multiclass.
+from . import regression  # isort: skip
+from . import binary  # isort: skip
+from . import multiclass  # isort: skip
 from ._array import value_checks
 from ._loss import LABEL_FORMATS, PREDICTION_SPACES, TASKS, Equivalent, Loss, Param
 from ._reduction import REDUCTIONS
