@@ -50,8 +50,23 @@ def _library_name(xp: Namespace) -> str:
     return name.replace("array_api_compat.", "").split(".")[0]
 
 
-def _is_array(obj: Any) -> bool:
-    return array_api_compat.is_array_api_obj(obj) and not isinstance(obj, (bool, int, float, complex))
+# array_namespace() inspects its argument's type on every call; a loss called in a training loop
+# sees the same few array types millions of times, so the answer is cached per type.
+_NAMESPACE_BY_TYPE: dict[type, Namespace] = {}
+
+
+def _namespace_of_array(value: Any) -> Namespace | None:
+    """The namespace of ``value`` if it is an array, else None (Python scalars and sequences)."""
+    kind = type(value)
+    xp = _NAMESPACE_BY_TYPE.get(kind)
+    if xp is not None:
+        return xp
+    if kind in (bool, int, float, complex, list, tuple) or not array_api_compat.is_array_api_obj(value):
+        return None
+    xp = array_api_compat.array_namespace(value)
+    if len(_NAMESPACE_BY_TYPE) < 64:
+        _NAMESPACE_BY_TYPE[kind] = xp
+    return xp
 
 
 def namespace_of(**named: Any) -> Namespace:
@@ -61,40 +76,60 @@ def namespace_of(**named: Any) -> Namespace:
     NumPy when there are none. Arrays of two different libraries raise ``TypeError``: losskit
     never converts between libraries behind the caller's back.
     """
+    first: Namespace | None = None
     found: dict[str, Namespace] = {}
     for arg_name, value in named.items():
-        if value is None or not _is_array(value):
+        if value is None:
             continue
         try:
-            found[arg_name] = array_api_compat.array_namespace(value)
+            xp = _namespace_of_array(value)
         except TypeError as exc:
             raise TypeError(f"{arg_name} is not a supported array: {exc}") from None
-    libraries = {_library_name(xp): arg for arg, xp in found.items()}
-    if len(libraries) > 1:
-        described = ", ".join(
-            f"{arg} is a {_library_name(found[arg])} array" for arg in found
-        )
-        raise TypeError(
-            f"all arrays in one call must come from the same library ({described}); "
-            "convert them first, e.g. torch.as_tensor(y_true) or np.asarray(y_pred)"
-        )
-    if found:
-        return next(iter(found.values()))
-    return array_api_compat.array_namespace(np.empty(0))
+        if xp is None:
+            continue
+        found[arg_name] = xp
+        if first is None:
+            first = xp
+        elif xp is not first and _library_name(xp) != _library_name(first):
+            described = ", ".join(f"{arg} is a {_library_name(ns)} array" for arg, ns in found.items())
+            raise TypeError(
+                f"all arrays in one call must come from the same library ({described}); "
+                "convert them first, e.g. torch.as_tensor(y_true) or np.asarray(y_pred)"
+            )
+    return first if first is not None else _NUMPY
+
+
+_NUMPY = array_api_compat.array_namespace(np.empty(0))
 
 
 def as_array(xp: Namespace, value: Any, arg_name: str, *, like: Any = None) -> Any:
     """Convert ``value`` to an array of ``xp`` on the device of ``like``; reject non-numbers."""
-    if not _is_array(value):
+    if _namespace_of_array(value) is None:
         device = array_api_compat.device(like) if like is not None else None
         try:
             value = xp.asarray(value, device=device) if device is not None else xp.asarray(value)
         except (TypeError, ValueError, RuntimeError) as exc:
             raise TypeError(f"{arg_name} must be numeric array-like; got {type(value).__name__}: {exc}") from None
-    dtype = value.dtype
-    if _isdtype(xp, dtype, "bool") or _isdtype(xp, dtype, "integral") or _isdtype(xp, dtype, "real floating"):
-        return value
-    raise TypeError(f"{arg_name} must hold real numbers; got dtype {dtype}")
+    if _dtype_kind(xp, value.dtype) is None:
+        raise TypeError(f"{arg_name} must hold real numbers; got dtype {value.dtype}")
+    return value
+
+
+_DTYPE_KINDS: dict[tuple[int, Any], str | None] = {}
+
+
+def _dtype_kind(xp: Namespace, dtype: Any) -> str | None:
+    """'bool', 'integral' or 'real floating' (cached), or None for anything else."""
+    key = (id(xp), dtype)
+    try:
+        return _DTYPE_KINDS[key]
+    except KeyError:
+        pass
+    except TypeError:  # an unhashable dtype object
+        return next((k for k in ("real floating", "integral", "bool") if _isdtype(xp, dtype, k)), None)
+    kind = next((k for k in ("real floating", "integral", "bool") if _isdtype(xp, dtype, k)), None)
+    _DTYPE_KINDS[key] = kind
+    return kind
 
 
 def _isdtype(xp: Namespace, dtype: Any, kind: str) -> bool:
@@ -105,11 +140,14 @@ def _isdtype(xp: Namespace, dtype: Any, kind: str) -> bool:
 
 
 def is_floating(xp: Namespace, x: Any) -> bool:
-    return _isdtype(xp, x.dtype, "real floating")
+    return _dtype_kind(xp, x.dtype) == "real floating"
 
 
 def is_integral(xp: Namespace, x: Any) -> bool:
-    return _isdtype(xp, x.dtype, "integral")
+    return _dtype_kind(xp, x.dtype) == "integral"
+
+
+_FLOAT_POLICY: dict[tuple, tuple[Any, Any]] = {}
 
 
 def floating_dtypes(xp: Namespace, *arrays: Any) -> tuple[Any, Any]:
@@ -120,13 +158,20 @@ def floating_dtypes(xp: Namespace, *arrays: Any) -> tuple[Any, Any]:
     float32, because exp, log and sums lose whole digits in 8 or 11 mantissa bits; the result
     is cast back to the narrow dtype.
     """
-    floats = [a for a in arrays if a is not None and is_floating(xp, a)]
+    present = [a for a in arrays if a is not None]
+    key = (id(xp),) + tuple(a.dtype for a in present)
+    cached = _FLOAT_POLICY.get(key)
+    if cached is not None:
+        return cached
+    floats = [a for a in present if is_floating(xp, a)]
     if floats:
         result = floats[0].dtype if len(floats) == 1 else xp.result_type(*floats)
     else:
-        device = array_api_compat.device(arrays[0]) if arrays else None
+        device = array_api_compat.device(present[0]) if present else None
         result = xp.__array_namespace_info__().default_dtypes(device=device)["real floating"]
     compute = xp.float32 if xp.finfo(result).bits < 32 else result
+    if len(_FLOAT_POLICY) < 256:
+        _FLOAT_POLICY[key] = (result, compute)
     return result, compute
 
 
@@ -191,11 +236,12 @@ def clamped_log(xp: Namespace, p: Any) -> Any:
     """log(p) for probabilities, floored at :data:`LOG_FLOOR` (so log(0) = -100, not -inf).
 
     The where() keeps autograd finite at p = 0: the log is evaluated at 1 there, and the
-    floored branch contributes a zero gradient instead of 0 * inf = NaN.
+    floored branch contributes a zero gradient instead of 0 * inf = NaN. The test is p <= 0, not
+    p > 0, so that a NaN probability stays NaN (NaN in, NaN out) instead of costing 100.
     """
-    positive = p > 0
-    safe = xp.where(positive, p, 1.0)
-    return xp.where(positive, xp.clip(xp.log(safe), min=LOG_FLOOR), LOG_FLOOR)
+    nonpositive = p <= 0
+    safe = xp.where(nonpositive, 1.0, p)
+    return xp.where(nonpositive, LOG_FLOOR, xp.clip(xp.log(safe), min=LOG_FLOOR))
 
 
 def xlogx(xp: Namespace, t: Any) -> Any:

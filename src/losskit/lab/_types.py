@@ -1,0 +1,126 @@
+"""The records of the loss lab: what one run is (its settings and key) and what it produced.
+
+These plain dataclasses are the interface between the engine (data, training, evaluation,
+storage, execution) and its consumers (the report, the command line, the Python API). They hold
+only JSON-friendly values so a run can be stored in SQLite and read back bit for bit.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+REGRESSION_METRICS = ("rmse", "mae", "median_ae", "r2")
+CLASSIFICATION_METRICS = ("accuracy", "macro_f1", "log_loss", "brier", "ece")
+# Metrics where larger is better; every other metric is an error to minimise.
+HIGHER_IS_BETTER = frozenset({"r2", "accuracy", "macro_f1"})
+
+
+@dataclass(frozen=True)
+class LossSpec:
+    """A loss of the catalog with the parameters it is compared at."""
+
+    name: str  # canonical catalog name
+    params: tuple[tuple[str, Any], ...] = ()
+
+    @property
+    def label(self) -> str:
+        """Human-readable and unique within a comparison, e.g. ``huber(delta=0.5)``."""
+        if not self.params:
+            return self.name
+        return f"{self.name}({', '.join(f'{k}={v!r}' for k, v in self.params)})"
+
+    @property
+    def param_dict(self) -> dict[str, Any]:
+        return dict(self.params)
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Every setting that can change the result of one training run.
+
+    Two runs with equal configs produce identical results on the same machine, so :meth:`key`
+    (a hash of all fields and the losskit version) identifies a finished run in the store.
+    Adding a field here automatically changes every key: results can never be reused stale.
+    """
+
+    dataset: str  # built-in dataset name, or "csv:<path>"
+    data_fingerprint: str  # hash of the data actually loaded (file contents for CSV/Parquet)
+    target: str | None
+    task: str  # resolved task: regression / binary / multiclass
+    loss: LossSpec
+    model: str  # linear / mlp
+    seed: int
+    epochs: int
+    batch_size: int
+    learning_rate: float
+    patience: int
+    outliers: float
+    label_noise: float
+    imbalance: float | None
+    device: str
+
+    def key(self) -> str:
+        from .. import __version__
+
+        payload = dataclasses.asdict(self)
+        payload["losskit_version"] = __version__
+        canonical = json.dumps(payload, sort_keys=True, default=str)
+        return hashlib.sha256(canonical.encode()).hexdigest()[:24]
+
+
+@dataclass
+class RunResult:
+    """What one run produced, evaluated on the clean test split."""
+
+    key: str
+    config: RunConfig
+    metrics: dict[str, float]
+    train_loss: list[float]  # per epoch
+    val_loss: list[float]  # per epoch
+    best_epoch: int
+    seconds: float
+    test_targets: list[Any]  # regression: floats; classification: integer labels
+    test_predictions: list[Any]  # regression: floats; classification: per-class probabilities
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def loss_label(self) -> str:
+        return self.config.loss.label
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "RunResult":
+        config = dict(data["config"])
+        loss = config.pop("loss")
+        config["loss"] = LossSpec(loss["name"], tuple(tuple(p) for p in loss["params"]))
+        return cls(**{**data, "config": RunConfig(**config)})
+
+
+@dataclass
+class CompareResult:
+    """A finished comparison: every run, the per-loss summary, the ranking and its significance."""
+
+    task: str
+    primary_metric: str
+    settings: dict[str, Any]  # the call's arguments, for the report and the results file
+    runs: list[RunResult]
+    summary: list[dict[str, Any]]  # one row per loss label: {"loss": label, "<metric>_mean", "<metric>_std", ...}
+    ranking: list[str]  # loss labels, best first by the primary metric's mean
+    significance: dict[str, Any]  # winner vs runner-up, paired over seeds (see metrics.paired_comparison)
+    reused_runs: int  # finished runs read back from the store instead of trained again
+    new_runs: int
+    out_dir: str | None = None
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def winner(self) -> str:
+        return self.ranking[0]
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)

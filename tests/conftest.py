@@ -1,0 +1,20 @@
+"""Shared test configuration.
+
+Keras runs on its JAX backend (TensorFlow is not a dependency), JAX computes in float64 so that
+reference comparisons can be tight, and everything runs on the CPU.
+"""
+
+import os
+
+os.environ.setdefault("KERAS_BACKEND", "jax")
+os.environ.setdefault("JAX_PLATFORMS", "cpu")
+os.environ.setdefault("JAX_ENABLE_X64", "1")
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+from hypothesis import settings  # noqa: E402
+
+# CI machines have 2 cores and run the whole suite in one go: keep property tests bounded and
+# free of wall-clock deadlines (a deadline is a timing assertion in disguise).
+settings.register_profile("ci", max_examples=60, deadline=None)
+settings.register_profile("dev", max_examples=30, deadline=None)
+settings.load_profile("ci" if os.environ.get("CI") else "dev")
