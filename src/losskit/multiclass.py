@@ -1,8 +1,9 @@
 """Multiclass losses over a class axis, which is always the last axis: shape (..., num_classes).
 
 "Dense" losses take one-hot or soft labels of the prediction's shape; "sparse" ones take integer
-labels of the prediction's shape without the class axis. A sparse loss is its dense twin applied
-to one-hot labels, so the two agree exactly on the same data, weights included.
+labels of the prediction's shape without the class axis. A sparse loss computes what its dense
+twin computes on one-hot labels (the tests hold them to it, weights included), without building
+the one-hot array.
 """
 
 from __future__ import annotations
@@ -50,8 +51,8 @@ def _cross_entropy(xp, targets, log_probs, *, label_smoothing, class_weight):
         smoothed = targets * (1.0 - label_smoothing) + label_smoothing / targets.shape[-1]
     weighted = smoothed if class_weight is None else smoothed * class_weight
     # A class with zero target weight contributes nothing, even when its log-probability is -inf
-    # (a masked logit): 0 * -inf would be NaN.
-    loss = -xp.sum(xp.where(weighted > 0, weighted * log_probs, 0.0), axis=-1)
+    # (a masked logit): 0 * -inf would be NaN, so the -inf is replaced before the product.
+    loss = -xp.sum(weighted * xp.where(weighted > 0, log_probs, 0.0), axis=-1)
     norm = None if class_weight is None else xp.sum(targets * class_weight, axis=-1)
     return loss, weighted, norm
 
@@ -76,28 +77,98 @@ def _categorical_cross_entropy(xp, y_true, y_pred, *, label_smoothing, class_wei
     return KernelResult(loss, grad, norm)
 
 
-def _one_hot(xp, labels, num_classes, dtype):
+# Sparse kernels never build one-hot labels: at a language model's 32k classes a float one-hot
+# is as large as the logits. They gather the labelled entry instead, and compare against the
+# class index only where the gradient needs it.
+
+def _take_last(xp, x, labels):
+    """x[..., labels] elementwise: the entry of each row's label on the last axis."""
+    if hasattr(xp, "take_along_axis"):
+        return xp.take_along_axis(x, labels[..., None], axis=-1)[..., 0]
+    return xp.sum(xp.where(_is_label(xp, labels, x.shape[-1]), x, 0.0), axis=-1)
+
+
+def _is_label(xp, labels, num_classes):
     classes = xp.arange(num_classes, device=array_api_compat.device(labels))
-    return xp.astype(labels[..., None] == classes, dtype)
+    return labels[..., None] == classes
 
 
-def _sparse(dense_kernel):
-    """Turn a dense kernel into its integer-label twin (one-hot labels, then masking)."""
+def _label_weights(xp, labels, class_weight):
+    """class_weight[labels] for labels of any shape (take() wants 1-D indices)."""
+    flat = xp.take(class_weight, xp.reshape(labels, (-1,)), axis=0)
+    return xp.reshape(flat, tuple(labels.shape))
 
-    def kernel(xp, y_true, y_pred, *, label_smoothing, class_weight, ignore_index, with_grad):
-        keep = None if ignore_index is None else y_true != ignore_index
-        labels = y_true if keep is None else xp.where(keep, y_true, xp.zeros_like(y_true))
-        one_hot = _one_hot(xp, labels, y_pred.shape[-1], y_pred.dtype)
-        result = dense_kernel(
-            xp, one_hot, y_pred, label_smoothing=label_smoothing, class_weight=class_weight, with_grad=with_grad
-        )
-        if keep is None:
-            return result
+
+def _sparse(kernel):
+    """Add ignore_index to a sparse kernel: ignored positions get loss 0, gradient 0, norm 0."""
+
+    def masked(xp, y_true, y_pred, *, label_smoothing, class_weight, ignore_index, with_grad):
+        if ignore_index is None:
+            return kernel(xp, y_true, y_pred, label_smoothing=label_smoothing, class_weight=class_weight,
+                          with_grad=with_grad)
+        keep = y_true != ignore_index
+        labels = xp.where(keep, y_true, xp.zeros_like(y_true))  # any valid index; masked below
+        result = kernel(xp, labels, y_pred, label_smoothing=label_smoothing, class_weight=class_weight,
+                        with_grad=with_grad)
         norm = xp.astype(keep, y_pred.dtype) if result.norm is None else xp.where(keep, result.norm, 0.0)
         grad = None if result.grad is None else xp.where(keep[..., None], result.grad, 0.0)
         return KernelResult(xp.where(keep, result.loss, 0.0), grad, norm)
 
-    return kernel
+    return masked
+
+
+def _sparse_softmax_kernel(xp, labels, logits, *, label_smoothing, class_weight, with_grad):
+    num_classes = logits.shape[-1]
+    shift = xp.max(logits, axis=-1, keepdims=True)
+    shift = xp.where(xp.isfinite(shift), shift, 0.0)
+    shifted = logits - shift
+    exp_shifted = xp.exp(shifted)
+    sum_exp = xp.sum(exp_shifted, axis=-1, keepdims=True)
+    log_norm = xp.log(sum_exp)[..., 0]
+    label_weight = 1.0 if class_weight is None else _label_weights(xp, labels, class_weight)
+    nll = log_norm - _take_last(xp, shifted, labels)  # -log softmax(x)[y]
+    loss = (1.0 - label_smoothing) * label_weight * nll
+    if label_smoothing:
+        # The uniform part: (ls / K) * sum_c w_c * (-log softmax(x)_c).
+        weights_total = float(num_classes) if class_weight is None else xp.sum(class_weight)
+        weighted_logits = xp.sum(shifted if class_weight is None else shifted * class_weight, axis=-1)
+        loss = loss + (label_smoothing / num_classes) * (log_norm * weights_total - weighted_logits)
+    norm = None if class_weight is None else label_weight
+    if not with_grad:
+        return KernelResult(loss, None, norm)
+    # d/dx of -sum_c a_c log softmax(x)_c is softmax(x) * sum_c a_c - a, with
+    # a = (1 - ls) w_y onehot(y) + (ls / K) w.
+    uniform = (label_smoothing / num_classes) * (1.0 if class_weight is None else class_weight)
+    picked = (1.0 - label_smoothing) * label_weight
+    total = picked + (label_smoothing / num_classes) * (float(num_classes) if class_weight is None else xp.sum(class_weight))
+    grad = (exp_shifted / sum_exp) * _expand(xp, total) - uniform
+    grad = grad - xp.where(_is_label(xp, labels, num_classes), _expand(xp, picked), 0.0)
+    return KernelResult(loss, grad, norm)
+
+
+def _sparse_categorical_kernel(xp, labels, y_pred, *, label_smoothing, class_weight, with_grad):
+    num_classes = y_pred.shape[-1]
+    label_weight = 1.0 if class_weight is None else _label_weights(xp, labels, class_weight)
+    picked_probability = _take_last(xp, y_pred, labels)
+    loss = -(1.0 - label_smoothing) * label_weight * clamped_log(xp, picked_probability)
+    if label_smoothing:
+        log_probs = clamped_log(xp, y_pred)
+        weighted = log_probs if class_weight is None else log_probs * class_weight
+        loss = loss - (label_smoothing / num_classes) * xp.sum(weighted, axis=-1)
+    norm = None if class_weight is None else label_weight
+    if not with_grad:
+        return KernelResult(loss, None, norm)
+    safe = xp.clip(y_pred, min=GRAD_DENOMINATOR_FLOOR)
+    picked = (1.0 - label_smoothing) * label_weight
+    grad = -xp.where(_is_label(xp, labels, num_classes), _expand(xp, picked), 0.0) / safe
+    if label_smoothing:
+        grad = grad - (label_smoothing / num_classes) * (1.0 if class_weight is None else class_weight) / safe
+    return KernelResult(loss, grad, norm)
+
+
+def _expand(xp, value):
+    """Give a per-sample value a trailing class axis (Python floats pass through)."""
+    return value if isinstance(value, float) else value[..., None]
 
 
 def _kl_divergence(xp, y_true, y_pred, *, with_grad):
@@ -113,7 +184,8 @@ def _kl_divergence_with_logits(xp, y_true, logits, *, with_grad):
     log_probs = log_softmax(xp, logits)
     positive = y_true > 0
     safe_true = xp.where(positive, y_true, 1.0)
-    terms = xp.where(positive, y_true * (xp.log(safe_true) - log_probs), 0.0)
+    # A zero target meets a masked (-inf) logit: replace the term before the product, not after.
+    terms = y_true * xp.where(positive, xp.log(safe_true) - log_probs, 0.0)
     grad = None
     if with_grad:
         grad = xp.exp(log_probs) * xp.sum(y_true, axis=-1, keepdims=True) - y_true
@@ -260,7 +332,7 @@ _SPARSE_PARAMS = (_SMOOTHING, _CLASS_WEIGHT, _IGNORE_INDEX)
 sparse_categorical_cross_entropy = register(Loss(
     name="sparse_categorical_cross_entropy",
     aliases=("scce", "sparse_categorical_crossentropy", "nll"),
-    kernel=_sparse(_categorical_cross_entropy),
+    kernel=_sparse(_sparse_categorical_kernel),
     params=_SPARSE_PARAMS,
     check_inputs=_check_sparse(True, _SPARSE_SOFTMAX_HINT),
     pair="categorical_cross_entropy",
@@ -296,7 +368,7 @@ sparse_categorical_cross_entropy = register(Loss(
 sparse_softmax_cross_entropy = register(Loss(
     name="sparse_softmax_cross_entropy",
     aliases=("sparse_cross_entropy",),
-    kernel=_sparse(_softmax_cross_entropy),
+    kernel=_sparse(_sparse_softmax_kernel),
     params=_SPARSE_PARAMS,
     check_inputs=_check_sparse(False),
     pair="softmax_cross_entropy",
