@@ -31,24 +31,52 @@ def _register_commands() -> None:
     from . import catalog_commands, compare_command, conformance_command  # noqa: F401
 
 
-def main(argv: list[str] | None = None) -> None:
-    import click
+def _parser_errors() -> tuple[type[BaseException], ...]:
+    """The usage-error classes of the installed Typer (recent Typer vendors its own click)."""
+    classes: list[type[BaseException]] = []
+    typer_exceptions = getattr(typer, "exceptions", None)
+    for candidate in (getattr(typer_exceptions, "TyperException", None),):
+        if isinstance(candidate, type):
+            classes.append(candidate)
+    try:
+        import click
 
+        classes.append(click.ClickException)
+    except ImportError:
+        pass
+    return tuple(classes)
+
+
+def _exit_classes(name: str) -> tuple[type[BaseException], ...]:
+    classes = [getattr(typer, name)]
+    try:
+        import click
+
+        classes.append(getattr(click.exceptions, name))
+    except (ImportError, AttributeError):
+        pass
+    return tuple(classes)
+
+
+def _fail(message: str, status: int = 2) -> None:
+    first_line = message.strip().splitlines()[0] if message.strip() else "failed"
+    print(f"losskit: error: {first_line}", file=sys.stderr)
+    sys.exit(status)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the command line; user errors end as one line on stderr and a non-zero status."""
     _register_commands()
     try:
         app(args=argv, prog_name="losskit", standalone_mode=False)
-    except click.exceptions.Exit as exc:
-        sys.exit(exc.exit_code)
-    except click.ClickException as exc:
-        exc.show()
-        sys.exit(exc.exit_code)
-    except click.exceptions.Abort:
+    except _exit_classes("Exit") as exc:
+        sys.exit(getattr(exc, "exit_code", 0))
+    except (*_exit_classes("Abort"), KeyboardInterrupt):
         print("losskit: interrupted", file=sys.stderr)
         sys.exit(130)
-    except KeyboardInterrupt:
-        print("losskit: interrupted", file=sys.stderr)
-        sys.exit(130)
+    except _parser_errors() as exc:
+        format_message = getattr(exc, "format_message", None)
+        message = format_message() if callable(format_message) else str(exc)
+        _fail(f"{message} (see 'losskit --help')", getattr(exc, "exit_code", 2) or 2)
     except (CLIError, ValueError, TypeError, OSError) as exc:
-        message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        print(f"losskit: error: {message}", file=sys.stderr)
-        sys.exit(2)
+        _fail(str(exc) or type(exc).__name__)
