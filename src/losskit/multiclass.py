@@ -142,7 +142,9 @@ def _sparse_softmax_kernel(xp, labels, logits, *, label_smoothing, class_weight,
     picked = (1.0 - label_smoothing) * label_weight
     total = picked + (label_smoothing / num_classes) * (float(num_classes) if class_weight is None else xp.sum(class_weight))
     grad = (exp_shifted / sum_exp) * _expand(xp, total) - uniform
-    grad = grad - xp.where(_is_label(xp, labels, num_classes), _expand(xp, picked), 0.0)
+    # A mask times the value, not where(mask, value, 0.0): torch.where of two Python floats is
+    # float32, which would cap a float64 gradient at float32 precision.
+    grad = grad - xp.astype(_is_label(xp, labels, num_classes), logits.dtype) * _expand(xp, picked)
     return KernelResult(loss, grad, norm)
 
 
@@ -160,7 +162,7 @@ def _sparse_categorical_kernel(xp, labels, y_pred, *, label_smoothing, class_wei
         return KernelResult(loss, None, norm)
     safe = xp.clip(y_pred, min=GRAD_DENOMINATOR_FLOOR)
     picked = (1.0 - label_smoothing) * label_weight
-    grad = -xp.where(_is_label(xp, labels, num_classes), _expand(xp, picked), 0.0) / safe
+    grad = -(xp.astype(_is_label(xp, labels, num_classes), y_pred.dtype) * _expand(xp, picked)) / safe
     if label_smoothing:
         grad = grad - (label_smoothing / num_classes) * (1.0 if class_weight is None else class_weight) / safe
     return KernelResult(loss, grad, norm)
@@ -275,7 +277,7 @@ categorical_cross_entropy = register(Loss(
         Equivalent("keras", "keras.losses.CategoricalCrossentropy(label_smoothing=label_smoothing)", "equal",
                    "equal for probabilities in [1e-7, 1 - 1e-7]; no class weights"),
         Equivalent("torch", "torch.nn.NLLLoss(weight=class_weight)(torch.log(y_pred), y_true.argmax(-1))", "equal",
-                   "one-hot labels; PyTorch's class axis is 1"),
+                   "one-hot labels; PyTorch's class axis is 1; log(0) = -inf there gives inf where losskit floors at 100"),
         Equivalent("sklearn", "sklearn.metrics.log_loss(y_true.argmax(-1), y_pred)", "equal", "one-hot labels"),
     ),
     references=("https://en.wikipedia.org/wiki/Cross-entropy",),

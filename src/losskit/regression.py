@@ -386,7 +386,8 @@ huber = register(Loss(
         "PyTorch's F.huber_loss(weight=...) averages w*l over elements instead of dividing by sum(w).",
     ),
     equivalents=(
-        Equivalent("torch", "torch.nn.HuberLoss(delta=delta)", "equal"),
+        Equivalent("torch", "torch.nn.HuberLoss(delta=delta)", "equal",
+                   "unweighted; F.huber_loss(weight=w) divides sum(w*l) by the element count, not by sum(w)"),
         Equivalent("keras", "keras.losses.Huber(delta=delta)", "equal"),
         Equivalent("optax", "optax.losses.huber_loss(y_pred, y_true, delta=delta).mean()", "equal"),
         Equivalent("sklearn", "SGDRegressor(loss='huber', epsilon=delta)", "equal", "the per-sample loss of SGD"),
