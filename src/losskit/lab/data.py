@@ -1,0 +1,489 @@
+"""Data for the loss lab: built-in datasets, user tables, the split, scaling and perturbations.
+
+Everything here is NumPy (plus pandas for reading files and scikit-learn for the bundled
+datasets, both imported lazily). The arrays a run trains on are produced by
+:func:`prepare_split` from a :class:`Dataset`, a seed and the perturbation settings, so a worker
+process given the same three rebuilds exactly the same data.
+
+>>> data = load_dataset("iris")
+>>> data.task, data.X.shape, data.class_names
+('multiclass', (150, 4), ('setosa', 'versicolor', 'virginica'))
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+
+TASK_CHOICES = ("auto", "regression", "binary", "multiclass")
+
+# Fractions of the rows that go to training, validation (early stopping) and test (metrics).
+SPLIT_FRACTIONS = (0.6, 0.2, 0.2)
+# Fewer rows than this leave a test split too small for any metric to mean something.
+MIN_ROWS = 20
+# Text columns with at most this many distinct values are one-hot encoded automatically.
+MAX_ONE_HOT_LEVELS = 10
+# Integer targets with at most this many distinct values are classes, with more a quantity.
+MAX_CLASSES_FOR_AUTO = 20
+# Gross errors added by ``outliers=FRAC``: this many (uniform) standard deviations of the
+# clean training targets, so that a typical target of 1 becomes 10 to 50 times the spread,
+# the articles' "1 predicted as 1000" scenario.
+OUTLIER_SCALE_RANGE = (10.0, 50.0)
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """A loaded table: features, target and what kind of prediction it asks for."""
+
+    name: str  # built-in name, or "csv:<path>"
+    X: np.ndarray  # (n_samples, n_features) float64
+    y: np.ndarray  # regression: float64; classification: int64 class indices
+    task: str  # regression / binary / multiclass
+    feature_names: tuple[str, ...]
+    target: str
+    class_names: tuple[str, ...] = ()  # classification: the original label of each index
+    fingerprint: str = field(default="", compare=False)
+
+    @property
+    def n_classes(self) -> int:
+        return len(self.class_names)
+
+    def describe(self) -> dict[str, Any]:
+        """JSON-friendly facts about the data, for the report and the results file."""
+        info: dict[str, Any] = {
+            "name": self.name,
+            "task": self.task,
+            "n_samples": int(self.X.shape[0]),
+            "n_features": int(self.X.shape[1]),
+            "feature_names": list(self.feature_names),
+            "target": self.target,
+            "fingerprint": self.fingerprint,
+        }
+        if self.class_names:
+            counts = np.bincount(self.y, minlength=self.n_classes)
+            info["class_names"] = list(self.class_names)
+            info["class_counts"] = [int(c) for c in counts]
+        return info
+
+
+@dataclass(frozen=True)
+class Split:
+    """The arrays of one run: scaled features, targets in training units, and the scaling.
+
+    Regression targets are trained on as ``(y - target_center) / target_scale``; predictions
+    are mapped back with :meth:`to_original_units` before any metric is computed.
+    """
+
+    X_train: np.ndarray
+    y_train: np.ndarray
+    X_val: np.ndarray
+    y_val: np.ndarray
+    X_test: np.ndarray
+    y_test: np.ndarray  # original units (regression) or class indices: the metrics' truth
+    target_center: float = 0.0
+    target_scale: float = 1.0
+    train_index: np.ndarray | None = None  # rows of the dataset in the training split
+    perturbed: np.ndarray | None = None  # positions in the training split that were perturbed
+
+    def to_original_units(self, predictions: np.ndarray) -> np.ndarray:
+        return predictions * self.target_scale + self.target_center
+
+
+# ------------------------------------------------------------------------------- built-in data
+
+
+def _sklearn_bunch(loader_name: str) -> Callable[[], tuple[np.ndarray, np.ndarray, list[str], str, list[str]]]:
+    def load() -> tuple[np.ndarray, np.ndarray, list[str], str, list[str]]:
+        import sklearn.datasets
+
+        bunch = getattr(sklearn.datasets, loader_name)()
+        names = [str(n) for n in getattr(bunch, "feature_names", [f"x{i}" for i in range(bunch.data.shape[1])])]
+        classes = [str(c) for c in getattr(bunch, "target_names", [])]
+        return bunch.data, bunch.target, names, "target", classes
+
+    return load
+
+
+def _heavy_tailed_regression() -> tuple[np.ndarray, np.ndarray, list[str], str, list[str]]:
+    """Linear data whose noise is Student-t with 2 degrees of freedom (infinite variance)."""
+    rng = np.random.default_rng(0)
+    n_samples, n_features = 600, 10
+    X = rng.standard_normal((n_samples, n_features))
+    coef = rng.uniform(1.0, 10.0, n_features) * rng.choice([-1.0, 1.0], n_features)
+    y = X @ coef + 5.0 * rng.standard_t(2.0, n_samples)
+    return X, y, [f"x{i}" for i in range(n_features)], "target", []
+
+
+def _imbalanced_classification() -> tuple[np.ndarray, np.ndarray, list[str], str, list[str]]:
+    """Binary classification with a 9:1 class ratio (scikit-learn's make_classification)."""
+    from sklearn.datasets import make_classification
+
+    X, y = make_classification(
+        n_samples=1000, n_features=20, n_informative=6, n_redundant=2,
+        weights=[0.9, 0.1], flip_y=0.01, class_sep=1.0, random_state=0,
+    )
+    return X, y, [f"x{i}" for i in range(X.shape[1])], "target", ["negative", "positive"]
+
+
+# Name -> (loader, task, one-line description). All of them work offline.
+_BUILTIN: dict[str, tuple[Callable[[], Any], str, str]] = {
+    "diabetes": (_sklearn_bunch("load_diabetes"), "regression", "disease progression after one year, 442 patients, 10 features (scikit-learn)"),
+    "breast_cancer": (_sklearn_bunch("load_breast_cancer"), "binary", "malignant or benign tumour, 569 samples, 30 features (scikit-learn)"),
+    "wine": (_sklearn_bunch("load_wine"), "multiclass", "three wine cultivars, 178 samples, 13 features (scikit-learn)"),
+    "digits": (_sklearn_bunch("load_digits"), "multiclass", "8x8 handwritten digits, 1797 samples, 64 features (scikit-learn)"),
+    "iris": (_sklearn_bunch("load_iris"), "multiclass", "three iris species, 150 samples, 4 features (scikit-learn)"),
+    "heavy_tailed_regression": (_heavy_tailed_regression, "regression", "linear data with Student-t (df=2) noise, 600 samples, 10 features"),
+    "imbalanced_classification": (_imbalanced_classification, "binary", "9:1 imbalanced binary classification, 1000 samples, 20 features"),
+}
+
+#: The built-in datasets: name -> one-line description.
+DATASETS: dict[str, str] = {name: description for name, (_, _, description) in _BUILTIN.items()}
+
+
+def load_dataset(name: str) -> Dataset:
+    """Load a built-in dataset by name (see :data:`DATASETS`); no download is ever needed.
+
+    >>> load_dataset("diabetes").X.shape
+    (442, 10)
+    """
+    key = name.strip().lower().replace("-", "_")
+    if key not in _BUILTIN:
+        raise ValueError(f"unknown dataset {name!r}; choose one of {', '.join(_BUILTIN)}, or pass csv= a file")
+    loader, task, _ = _BUILTIN[key]
+    X, y, feature_names, target, classes = loader()
+    X = np.asarray(X, dtype=np.float64)
+    if task == "regression":
+        y = np.asarray(y, dtype=np.float64)
+        class_names: tuple[str, ...] = ()
+    else:
+        y = np.asarray(y, dtype=np.int64)
+        class_names = tuple(classes) if classes else tuple(str(c) for c in np.unique(y))
+    return _finish(Dataset(key, X, y, task, tuple(feature_names), target, class_names))
+
+
+def _finish(dataset: Dataset) -> Dataset:
+    digest = hashlib.sha256()
+    for part in (dataset.X, dataset.y):
+        digest.update(np.ascontiguousarray(part).tobytes())
+    digest.update(repr((dataset.feature_names, dataset.target, dataset.class_names, dataset.task)).encode())
+    return Dataset(
+        dataset.name, dataset.X, dataset.y, dataset.task, dataset.feature_names,
+        dataset.target, dataset.class_names, fingerprint=digest.hexdigest()[:24],
+    )
+
+
+# ------------------------------------------------------------------------------- user tables
+
+
+def load_table(path: str | os.PathLike, target: str | None, task: str = "auto") -> Dataset:
+    """Load a CSV or Parquet file as a :class:`Dataset`, with one-line errors naming what is wrong.
+
+    Text feature columns with at most 10 distinct values are one-hot encoded; any other
+    non-numeric column is an error that names it. The task is inferred from the target
+    column when ``task="auto"`` (see :func:`infer_task`).
+    """
+    path = os.fspath(path)
+    if task not in TASK_CHOICES:
+        raise ValueError(f"task must be one of {', '.join(TASK_CHOICES)}; got {task!r}")
+    frame = _read_table(path)
+    if target is None:
+        raise ValueError(f"{path}: pass target= the name of the column to predict (columns: {_columns(frame)})")
+    if target not in frame.columns:
+        raise ValueError(f"{path}: no target column {target!r}; the columns are {_columns(frame)}")
+    if len(frame) < MIN_ROWS:
+        raise ValueError(f"{path}: {len(frame)} rows is too few; the lab needs at least {MIN_ROWS} rows to split into train, validation and test")
+    _check_no_missing(frame, path)
+    features = _encode_features(frame.drop(columns=[target]), path)
+    if features.shape[1] == 0:
+        raise ValueError(f"{path}: no feature columns besides the target {target!r}")
+    y_raw = frame[target]
+    resolved = infer_task(y_raw) if task == "auto" else task
+    X = features.to_numpy(dtype=np.float64)
+    names = tuple(str(c) for c in features.columns)
+    if resolved == "regression":
+        y, class_names = _regression_target(y_raw, path, target), ()
+    else:
+        y, class_names = _class_target(y_raw, path, target, resolved)
+    return _finish(Dataset(f"csv:{path}", X, y, resolved, names, target, class_names))
+
+
+def _read_table(path: str) -> Any:
+    import pandas as pd
+
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"{path}: no such file")
+    if path.lower().endswith((".parquet", ".pq")):
+        try:
+            import pyarrow  # noqa: F401
+        except ImportError:
+            raise ValueError(f"{path}: reading Parquet needs pyarrow: pip install pyarrow") from None
+        return pd.read_parquet(path)
+    try:
+        frame = pd.read_csv(path)
+    except pd.errors.EmptyDataError:
+        raise ValueError(f"{path}: the file is empty") from None
+    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
+        raise ValueError(f"{path}: not a readable CSV file ({str(exc).splitlines()[0]})") from None
+    return frame
+
+
+def _columns(frame: Any) -> str:
+    return ", ".join(repr(str(c)) for c in frame.columns)
+
+
+def _check_no_missing(frame: Any, path: str) -> None:
+    missing = frame.isna()
+    if not missing.to_numpy().any():
+        return
+    column = next(c for c in frame.columns if missing[c].any())
+    # Row numbers as a user sees them in a spreadsheet: the header is line 1, data starts at 2.
+    position = int(np.flatnonzero(missing[column].to_numpy())[0])
+    raise ValueError(
+        f"{path}: column {str(column)!r} has a missing value (NaN) at data row {position + 1} "
+        f"(line {position + 2} of the file); fill or drop the missing values first"
+    )
+
+
+def _encode_features(features: Any, path: str) -> Any:
+    import pandas as pd
+
+    encoded = []
+    for column in features.columns:
+        values = features[column]
+        if pd.api.types.is_bool_dtype(values) or pd.api.types.is_numeric_dtype(values):
+            encoded.append(values.astype(np.float64).to_frame(str(column)))
+            continue
+        as_numbers = pd.to_numeric(values, errors="coerce")
+        not_numbers = as_numbers.isna().to_numpy()
+        first_bad = int(np.flatnonzero(not_numbers)[0])
+        if not_numbers.mean() < 0.5:
+            # Mostly numbers with a few stray strings: a data-entry error, not a category.
+            raise ValueError(
+                f"{path}: feature column {str(column)!r} holds {str(values.iloc[first_bad])!r}, not a number, "
+                f"at data row {first_bad + 1} (line {first_bad + 2}); fix or drop that row"
+            )
+        levels = values.astype(str).unique()
+        if len(levels) > MAX_ONE_HOT_LEVELS:
+            raise ValueError(
+                f"{path}: feature column {str(column)!r} is not numeric (data row {first_bad + 1} holds "
+                f"{str(values.iloc[first_bad])!r}) and has {len(levels)} distinct values, too many to one-hot "
+                f"encode (at most {MAX_ONE_HOT_LEVELS}); drop the column or encode it yourself"
+            )
+        dummies = pd.get_dummies(values.astype(str), prefix=str(column), prefix_sep="=", dtype=np.float64)
+        encoded.append(dummies[sorted(dummies.columns)])
+    return pd.concat(encoded, axis=1) if encoded else features
+
+
+def infer_task(y: Any) -> str:
+    """Guess the task from a target column.
+
+    Non-integer floats are a quantity (regression); exactly two distinct values are binary;
+    text, or integers with at most 20 distinct values, are classes (multiclass); integers with
+    more distinct values are a quantity (regression).
+
+    >>> infer_task([0.5, 1.25, 3.0]), infer_task([0, 1, 1, 0]), infer_task(["a", "b", "c"])
+    ('regression', 'binary', 'multiclass')
+    """
+    values = np.asarray(y)
+    distinct = np.unique(values.astype(str)) if values.dtype.kind in "OUSb" else np.unique(values)
+    if len(distinct) == 2:
+        return "binary"
+    if values.dtype.kind in "OUSb":
+        return "multiclass"
+    is_integral = values.dtype.kind in "iu" or bool(np.all(np.mod(values, 1) == 0))
+    if is_integral and len(distinct) <= MAX_CLASSES_FOR_AUTO:
+        return "multiclass"
+    return "regression"
+
+
+def _regression_target(y_raw: Any, path: str, target: str) -> np.ndarray:
+    import pandas as pd
+
+    if not pd.api.types.is_numeric_dtype(y_raw) or pd.api.types.is_bool_dtype(y_raw):
+        first = str(y_raw.iloc[0])
+        raise ValueError(
+            f"{path}: target column {target!r} is not numeric (row 1 holds {first!r}); "
+            f"use task='binary' or 'multiclass' to predict classes"
+        )
+    return y_raw.to_numpy(dtype=np.float64)
+
+
+def _class_target(y_raw: Any, path: str, target: str, task: str) -> tuple[np.ndarray, tuple[str, ...]]:
+    labels, uniques = _factorize(y_raw)
+    if len(uniques) < 2:
+        raise ValueError(
+            f"{path}: target column {target!r} holds a single class ({str(uniques[0])!r}); "
+            f"classification needs at least two"
+        )
+    if task == "binary" and len(uniques) > 2:
+        raise ValueError(
+            f"{path}: target column {target!r} has {len(uniques)} classes; task='binary' needs exactly 2 "
+            f"(use task='multiclass')"
+        )
+    counts = np.bincount(labels)
+    if counts.min() < 3:
+        rare = str(uniques[int(np.argmin(counts))])
+        raise ValueError(
+            f"{path}: class {rare!r} of target column {target!r} has {counts.min()} row(s); every class "
+            f"needs at least 3 to appear in the train, validation and test splits"
+        )
+    return labels.astype(np.int64), tuple(str(u) for u in uniques)
+
+
+def _factorize(y_raw: Any) -> tuple[np.ndarray, list[Any]]:
+    import pandas as pd
+
+    labels, uniques = pd.factorize(y_raw, sort=True)
+    return np.asarray(labels), list(uniques)
+
+
+# ------------------------------------------------------------------------------- the split
+
+
+def prepare_split(
+    dataset: Dataset,
+    seed: int,
+    *,
+    outliers: float = 0.0,
+    label_noise: float = 0.0,
+    imbalance: float | None = None,
+    nonnegative_target: bool = False,
+) -> Split:
+    """Split, perturb the training part, and scale: the arrays one run trains and is tested on.
+
+    The split is 60/20/20 (stratified for classification) and depends on ``seed``, so the
+    seed-to-seed spread of a metric includes the luck of the split. Perturbations touch the
+    training split only; validation and test stay clean. Features are standardized with the
+    training split's mean and standard deviation. Regression targets are centred on the
+    training median and divided by the training interquartile range / 1.349 (the standard
+    deviation for normal data): robust statistics, so gross errors in the training targets do
+    not set the scale on which a loss's parameters (huber's ``delta``) act. With
+    ``nonnegative_target`` (losses on counts or logarithms) targets are only divided, never
+    centred, so they stay non-negative.
+    """
+    rng = np.random.default_rng([seed, 0x5EED])
+    train, val, test = _split_indices(dataset, rng)
+    X, y = dataset.X, dataset.y
+    y_train = y[train].copy()
+    perturbed = np.empty(0, dtype=np.int64)
+    keep = np.arange(len(train))
+    if dataset.task == "regression":
+        y_train, perturbed = add_outliers(y_train, outliers, rng)
+    else:
+        keep = subsample_imbalance(y_train, imbalance, rng, dataset.n_classes)
+        y_train = y_train[keep]
+        y_train, perturbed = flip_labels(y_train, label_noise, rng, dataset.n_classes)
+    train = train[keep]
+
+    mean, std = X[train].mean(axis=0), X[train].std(axis=0)
+    std = np.where(std > 0, std, 1.0)  # a constant column carries no information; leave it at 0
+
+    def scale_features(rows: np.ndarray) -> np.ndarray:
+        return (X[rows] - mean) / std
+
+    center, scale = 0.0, 1.0
+    y_train_fit, y_val_fit = y_train, y[val]
+    if dataset.task == "regression":
+        center, scale = robust_target_scaling(y_train, center=not nonnegative_target)
+        y_train_fit, y_val_fit = (y_train - center) / scale, (y[val] - center) / scale
+    return Split(
+        scale_features(train), y_train_fit, scale_features(val), y_val_fit,
+        scale_features(test), y[test].copy(), center, scale, train_index=train, perturbed=perturbed,
+    )
+
+
+def _split_indices(dataset: Dataset, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    from sklearn.model_selection import train_test_split
+
+    n = len(dataset.y)
+    if n < MIN_ROWS:
+        raise ValueError(f"dataset {dataset.name!r} has {n} rows; the lab needs at least {MIN_ROWS}")
+    stratify = dataset.y if dataset.task != "regression" else None
+    state = int(rng.integers(2**31 - 1))
+    index = np.arange(n)
+    rest, test = train_test_split(index, test_size=SPLIT_FRACTIONS[2], random_state=state, stratify=stratify)
+    val_share = SPLIT_FRACTIONS[1] / (SPLIT_FRACTIONS[0] + SPLIT_FRACTIONS[1])
+    train, val = train_test_split(
+        rest, test_size=val_share, random_state=state, stratify=None if stratify is None else stratify[rest]
+    )
+    return np.sort(train), np.sort(val), np.sort(test)
+
+
+def robust_target_scaling(y: np.ndarray, *, center: bool) -> tuple[float, float]:
+    q25, median, q75 = np.percentile(y, [25, 50, 75])
+    scale = (q75 - q25) / 1.349
+    if not scale > 0:
+        scale = float(np.std(y)) or 1.0
+    return (float(median) if center else 0.0), float(scale)
+
+
+def add_outliers(y: np.ndarray, fraction: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Replace ``fraction`` of the targets with gross errors; return them and the positions hit.
+
+    Each chosen target moves by 10 to 50 standard deviations of the clean targets, upwards or
+    downwards at random, or only upwards when every target is non-negative (counts, prices,
+    the articles' 1 -> 1000) so the targets stay in their domain.
+    """
+    count = int(round(fraction * len(y)))
+    if count == 0:
+        return y, np.empty(0, dtype=np.int64)
+    positions = np.sort(rng.choice(len(y), size=count, replace=False))
+    spread = float(np.std(y)) or 1.0
+    magnitude = rng.uniform(*OUTLIER_SCALE_RANGE, size=count) * spread
+    sign = np.ones(count) if np.all(y >= 0) else rng.choice([-1.0, 1.0], size=count)
+    corrupted = y.copy()
+    corrupted[positions] = y[positions] + sign * magnitude
+    return corrupted, positions
+
+
+def flip_labels(y: np.ndarray, fraction: float, rng: np.random.Generator, n_classes: int) -> tuple[np.ndarray, np.ndarray]:
+    """Move ``fraction`` of the labels to another class chosen uniformly; return them and the positions."""
+    count = int(round(fraction * len(y)))
+    if count == 0:
+        return y, np.empty(0, dtype=np.int64)
+    positions = np.sort(rng.choice(len(y), size=count, replace=False))
+    # An offset in [1, n_classes) guarantees the new class differs from the old one.
+    offsets = rng.integers(1, n_classes, size=count)
+    flipped = y.copy()
+    flipped[positions] = (y[positions] + offsets) % n_classes
+    return flipped, positions
+
+
+def subsample_imbalance(y: np.ndarray, ratio: float | None, rng: np.random.Generator, n_classes: int) -> np.ndarray:
+    """Positions to keep so that every class but the largest has ``ratio`` times its size.
+
+    For binary data this makes minority / majority = ``ratio``. Classes already smaller than
+    that are kept whole (subsampling cannot grow a class); every class keeps at least 2 rows.
+    """
+    if ratio is None:
+        return np.arange(len(y))
+    counts = np.bincount(y, minlength=n_classes)
+    largest = int(np.argmax(counts))
+    target = max(2, int(round(ratio * counts[largest])))
+    keep = []
+    for label in range(n_classes):
+        members = np.flatnonzero(y == label)
+        if label != largest and len(members) > target:
+            members = np.sort(rng.choice(members, size=target, replace=False))
+        keep.append(members)
+    return np.sort(np.concatenate(keep))
+
+
+def check_perturbations(task: str, outliers: float, label_noise: float, imbalance: float | None) -> None:
+    """Reject perturbation settings that do not apply to ``task`` or are out of range."""
+    for name, value in (("outliers", outliers), ("label_noise", label_noise)):
+        if not 0.0 <= value < 1.0:
+            raise ValueError(f"{name} must be a fraction in [0, 1); got {value!r}")
+    if imbalance is not None and not 0.0 < imbalance <= 1.0:
+        raise ValueError(f"imbalance must be a ratio minority/majority in (0, 1]; got {imbalance!r}")
+    if task == "regression":
+        if label_noise:
+            raise ValueError("label_noise flips class labels and applies to classification; for regression use outliers=")
+        if imbalance is not None:
+            raise ValueError("imbalance subsamples classes and applies to classification; it has no meaning for regression")
+    elif outliers:
+        raise ValueError(f"outliers corrupts regression targets; for a {task} task use label_noise= to flip labels")

@@ -1,0 +1,234 @@
+"""scikit-learn estimators trained with any loss of the catalog.
+
+``LossRegressor`` and ``LossClassifier`` are the lab's training loop behind the scikit-learn
+API (fit / predict / predict_proba / score, get_params / set_params, clone, pickle), so the
+loss becomes a hyperparameter like any other:
+
+>>> from sklearn.datasets import load_diabetes
+>>> from sklearn.model_selection import GridSearchCV
+>>> X, y = load_diabetes(return_X_y=True)
+>>> search = GridSearchCV(LossRegressor(epochs=20), {"loss": ["mse", "huber"]}, cv=2).fit(X, y)
+>>> search.best_params_["loss"] in ("mse", "huber")
+True
+
+Features are standardized inside ``fit`` (no scaler needed in the pipeline) and regression
+targets are centred and scaled with robust statistics (median, interquartile range), so loss
+parameters such as huber's ``delta`` act on a sensible scale; predictions come back in the
+targets' units.
+"""
+
+from __future__ import annotations
+
+import numbers
+import warnings
+from typing import Any
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
+from sklearn.utils import check_random_state
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from .data import robust_target_scaling
+from .models import HIDDEN_UNITS, NONNEGATIVE_LABELS, MODELS, build_model, head_for, probabilities
+from .train import DEFAULT_LEARNING_RATE, fit, predict_output, reproducible_torch
+
+# Below this many rows a validation split would be too small to stop on; train on all rows.
+MIN_ROWS_FOR_EARLY_STOPPING = 20
+
+
+class _LossEstimator(BaseEstimator):
+    """Shared parameters and training; subclasses choose the task and the output mapping."""
+
+    _task_kind: str = "regression"
+
+    def __init__(
+        self,
+        loss: str = "huber",
+        loss_params: dict[str, Any] | None = None,
+        model: str = "linear",
+        hidden_units: int = HIDDEN_UNITS,
+        epochs: int = 200,
+        batch_size: int = 64,
+        learning_rate: float | None = None,
+        early_stopping: bool = True,
+        validation_fraction: float = 0.1,
+        patience: int = 10,
+        device: str = "cpu",
+        random_state: int | None = 0,
+    ) -> None:
+        self.loss = loss
+        self.loss_params = loss_params
+        self.model = model
+        self.hidden_units = hidden_units
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.patience = patience
+        self.device = device
+        self.random_state = random_state
+
+    def _check_params(self) -> tuple[Any, dict[str, Any]]:
+        import losskit as lk
+
+        from .runner import _validated
+
+        loss = lk.get(self.loss)
+        params = {name: _validated(loss, name, value) for name, value in (self.loss_params or {}).items()}
+        params = {name: list(v) if isinstance(v, tuple) else v for name, v in params.items()}
+        if self.model not in MODELS:
+            raise ValueError(f"model must be one of {', '.join(MODELS)}; got {self.model!r}")
+        for name in ("hidden_units", "epochs", "batch_size", "patience"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+                raise ValueError(f"{name} must be a positive integer; got {value!r}")
+        if not 0.0 < self.validation_fraction < 1.0:
+            raise ValueError(f"validation_fraction must lie strictly between 0 and 1; got {self.validation_fraction!r}")
+        return loss, params
+
+    def _fit_arrays(self, X: np.ndarray, y: np.ndarray, loss: Any, params: dict[str, Any], n_classes: int) -> None:
+        head, notes = head_for(loss, self._task_for(n_classes), n_classes)
+        for note in notes:
+            warnings.warn(note, UserWarning, stacklevel=3)
+        seed = self._seed()
+        self._x_mean = X.mean(axis=0)
+        std = X.std(axis=0)
+        self._x_scale = np.where(std > 0, std, 1.0)
+        X = (X - self._x_mean) / self._x_scale
+        X_train, y_train, X_val, y_val = self._validation_split(X, y, seed, n_classes)
+        with reproducible_torch(seed):
+            network = build_model(self.model, X.shape[1], head.n_outputs, self.hidden_units).to(self.device)
+            history = fit(
+                network, head, loss, params, X_train, y_train, X_val, y_val,
+                epochs=self.epochs, batch_size=self.batch_size, patience=self.patience, seed=seed,
+                learning_rate=self.learning_rate or DEFAULT_LEARNING_RATE[self.model], device=self.device,
+            )
+        for message in history.warnings:
+            warnings.warn(message, UserWarning, stacklevel=3)
+        self.network_ = network
+        self.head_ = head
+        self.loss_curve_ = history.train_loss
+        self.validation_scores_ = history.val_loss
+        self.best_epoch_ = history.best_epoch
+        self.n_iter_ = len(history.train_loss)
+
+    def _task_for(self, n_classes: int) -> str:
+        return "regression"
+
+    def _seed(self) -> int:
+        if isinstance(self.random_state, numbers.Integral):
+            return int(self.random_state)
+        return int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
+
+    def _validation_split(self, X: np.ndarray, y: np.ndarray, seed: int, n_classes: int) -> tuple:
+        if not self.early_stopping or len(X) < MIN_ROWS_FOR_EARLY_STOPPING:
+            return X, y, None, None
+        from sklearn.model_selection import train_test_split
+
+        stratify = None
+        if n_classes:
+            counts = np.bincount(y, minlength=n_classes)
+            if counts.min() >= 2 and round(self.validation_fraction * len(y)) >= n_classes:
+                stratify = y
+        X_train, X_val, y_train, y_val = train_test_split(
+            X, y, test_size=self.validation_fraction, random_state=seed, stratify=stratify
+        )
+        return X_train, y_train, X_val, y_val
+
+    def _output(self, X: Any) -> Any:
+        check_is_fitted(self, "network_")
+        X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
+        return predict_output(self.network_, self.head_, (X - self._x_mean) / self._x_scale, self.device)
+
+
+class LossRegressor(RegressorMixin, _LossEstimator):
+    """A linear model or MLP regressor trained with any regression loss of the catalog.
+
+    Parameters
+    ----------
+    loss : str, default "huber"
+        A regression loss name or alias (``"mse"``, ``"mae"``, ``"huber"``, ``"quantile"``...).
+    loss_params : dict, optional
+        The loss's parameters, e.g. ``{"delta": 0.5}``.
+    model : {"linear", "mlp"}
+    hidden_units, epochs, batch_size, learning_rate, patience
+        Training settings; ``learning_rate=None`` uses 1e-2 (linear) or 3e-3 (mlp).
+    early_stopping : bool, default True
+        Hold out ``validation_fraction`` of the rows and stop when their loss stops improving.
+    random_state : int, RandomState or None
+        Seeds initialisation, minibatches and the validation split (an int is reproducible bit
+        for bit on the same machine).
+
+    Attributes
+    ----------
+    network_ : torch.nn.Module, loss_curve_, validation_scores_, best_epoch_, n_iter_,
+    n_features_in_, feature_names_in_
+    """
+
+    def fit(self, X: Any, y: Any) -> "LossRegressor":
+        loss, params = self._check_params()
+        X, y = validate_data(self, X, y, y_numeric=True, dtype=[np.float64, np.float32])
+        y = np.asarray(y, dtype=np.float64)
+        nonnegative = loss.label_format in NONNEGATIVE_LABELS
+        if nonnegative and (y < 0).any():
+            raise ValueError(f"{loss.name} needs non-negative targets; y has {y.min():g}")
+        self._y_center, self._y_scale = robust_target_scaling(y, center=not nonnegative)
+        self._fit_arrays(np.asarray(X, dtype=np.float64), (y - self._y_center) / self._y_scale, loss, params, 0)
+        return self
+
+    def predict(self, X: Any) -> np.ndarray:
+        output = self._output(X).cpu().double().numpy()
+        return output * self._y_scale + self._y_center
+
+
+class LossClassifier(ClassifierMixin, _LossEstimator):
+    """A linear model or MLP classifier trained with any classification loss of the catalog.
+
+    Binary losses (``"sigmoid_cross_entropy"``, ``"hinge"``...) need two classes; multiclass
+    losses work for two classes or more. ``predict_proba`` maps the model's output to
+    probabilities with the loss's link (sigmoid or softmax for logits and scores); margin
+    losses' probabilities are not calibrated. Parameters are those of :class:`LossRegressor`.
+    """
+
+    def __init__(
+        self,
+        loss: str = "softmax_cross_entropy",
+        loss_params: dict[str, Any] | None = None,
+        model: str = "linear",
+        hidden_units: int = HIDDEN_UNITS,
+        epochs: int = 200,
+        batch_size: int = 64,
+        learning_rate: float | None = None,
+        early_stopping: bool = True,
+        validation_fraction: float = 0.1,
+        patience: int = 10,
+        device: str = "cpu",
+        random_state: int | None = 0,
+    ) -> None:
+        super().__init__(
+            loss, loss_params, model, hidden_units, epochs, batch_size, learning_rate,
+            early_stopping, validation_fraction, patience, device, random_state,
+        )
+
+    def fit(self, X: Any, y: Any) -> "LossClassifier":
+        loss, params = self._check_params()
+        X, y = validate_data(self, X, y, dtype=[np.float64, np.float32])
+        check_classification_targets(y)
+        self.classes_, encoded = np.unique(y, return_inverse=True)
+        if len(self.classes_) < 2:
+            raise ValueError(f"LossClassifier needs at least 2 classes in y; got 1 class ({self.classes_[0]!r})")
+        self._fit_arrays(np.asarray(X, dtype=np.float64), encoded.astype(np.int64), loss, params, len(self.classes_))
+        return self
+
+    def _task_for(self, n_classes: int) -> str:
+        return "binary" if n_classes == 2 else "multiclass"
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        output = self._output(X)  # checks fitted first
+        return probabilities(self.head_, output)
+
+    def predict(self, X: Any) -> np.ndarray:
+        proba = self.predict_proba(X)
+        return self.classes_[np.argmax(proba, axis=1)]
