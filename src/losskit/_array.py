@@ -211,9 +211,12 @@ def value_checks(enabled: bool):
 
 
 def softplus(xp: Namespace, x: Any) -> Any:
-    # log(1 + e^x) = max(x, 0) + log1p(e^-|x|): the exponent is never positive, so it cannot
-    # overflow, and log1p keeps full precision when e^-|x| is tiny.
-    return xp.clip(x, min=0.0) + xp.log1p(xp.exp(-xp.abs(x)))
+    # log(1 + e^x) = logaddexp(x, 0), which every library computes as max(x, 0) +
+    # log1p(e^-|x|) (no overflow, full precision for tiny e^-|x|) with the derivative sigmoid(x).
+    # Writing that expression out here instead gives autograd (torch, jax) the kinks of max and
+    # abs at x = 0 and the wrong derivative 0 or 1 there: a zero-initialised logistic model
+    # would get a zero gradient.
+    return xp.logaddexp(x, xp.zeros_like(x))
 
 
 def sigmoid(xp: Namespace, x: Any) -> Any:

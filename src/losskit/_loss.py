@@ -135,7 +135,16 @@ class Loss:
         return gradient
 
     def value_and_grad(self, *args: Any, **kwargs: Any) -> tuple[Any, Any]:
-        """``(loss(...), loss.grad(...))`` computed in one pass that shares the intermediates."""
+        """``(loss(...), loss.grad(...))`` computed in one pass that shares the intermediates.
+
+        With the ``fast`` extra (numba) installed, large NumPy inputs of the losses in
+        ``losskit._fast.fused_losses()`` take a fused kernel that reads the inputs and writes the
+        value and gradient once (the first call per loss compiles it, about a second).
+        """
+        if len(args) == 2 and type(args[1]) is np.ndarray and args[1].size >= _FUSED_MIN_SIZE:
+            fast = _fused_backend()
+            if fast is not None and self.name in fast.fused_losses():
+                return fast.value_and_grad_numpy(self, *args, **kwargs)
         return self._evaluate(args, kwargs, with_grad=True)
 
     def with_params(self, **params: Any) -> "Loss":
@@ -219,7 +228,11 @@ class Loss:
             V.Domain(0.0, description="non-negative").check(xp, weight, "sample_weight")
 
         if self.check_inputs is not None:
-            self.check_inputs(xp, y_true, y_pred, params)
+            # Values are checked in the caller's dtype, so tolerances (rows summing to 1) follow its
+            # precision: a bfloat16 softmax row is off by up to 2^-8, beyond float32's tolerance.
+            narrow = compute_dtype != out_dtype
+            checked_true = xp.astype(y_true, out_dtype) if narrow and self.kind != "sparse" else y_true
+            self.check_inputs(xp, checked_true, xp.astype(y_pred, out_dtype) if narrow else y_pred, params)
 
         result = self.kernel(xp, y_true, y_pred, with_grad=with_grad, **params)
         value, gradient = reduce(
@@ -284,6 +297,20 @@ class Loss:
 
 
 _MISSING = object()
+
+# Below this many elements the generic path's extra passes over memory cost less than a call
+# into compiled code; above it the fused kernels win (measured in benchmarks/run.py).
+_FUSED_MIN_SIZE = 1 << 16
+_FUSED_BACKEND: list[Any] = []
+
+
+def _fused_backend() -> Any:
+    """``losskit._fast`` when numba is importable, else None (looked up once)."""
+    if not _FUSED_BACKEND:
+        from . import _fast
+
+        _FUSED_BACKEND.append(_fast if _fast.numba_available() else None)
+    return _FUSED_BACKEND[0]
 
 
 # ----------------------------------------------------------------------------- shared checks

@@ -1,4 +1,4 @@
-"""Shared test configuration.
+"""Shared test configuration (at the root so that doctests under src/ get it too).
 
 Keras runs on its JAX backend (TensorFlow is not a dependency), JAX computes in float64 so that
 reference comparisons can be tight, and everything runs on the CPU.

@@ -1,0 +1,370 @@
+"""PyTorch modules for every loss of the catalog, with PyTorch's conventions.
+
+Each loss ``losskit.<name>`` has a module class here, named in PyTorch's style
+(``mean_squared_error`` -> :class:`MeanSquaredError`, ``smooth_l1`` -> :class:`SmoothL1`,
+``sparse_softmax_cross_entropy`` -> :class:`SparseSoftmaxCrossEntropy`), and
+:func:`get_module` builds one from any catalog name or alias::
+
+    >>> import torch
+    >>> import losskit.torch as lkt
+    >>> criterion = lkt.Huber(delta=0.5)          # was: torch.nn.HuberLoss(delta=0.5)
+    >>> input = torch.tensor([0.0, 2.0], requires_grad=True)
+    >>> loss = criterion(input, torch.tensor([0.25, 0.0]))   # prediction first, as in PyTorch
+    >>> loss.backward()
+    >>> round(float(loss), 6), input.grad.tolist()
+    (0.453125, [-0.125, 0.25])
+
+What follows PyTorch and what follows losskit:
+
+* ``criterion(input, target)``, prediction first; ``reduction=`` and the loss parameters are
+  given at construction. ``forward`` also takes an optional ``sample_weight`` (losskit's
+  weighted mean: ``sum(w * l) / sum(w)``).
+* Array parameters (``class_weight``, ``pos_weight``) are registered buffers, so
+  ``criterion.to(device)`` moves them and they are saved in ``state_dict``.
+* The class axis is the **last** axis, as everywhere in losskit (PyTorch's is axis 1): logits of
+  shape ``(N, C)`` are the same in both; for ``(N, C, d1, ...)`` pass ``logits.movedim(1, -1)``.
+* Shapes are strict, as in losskit: ``(N, 1)`` against ``(N,)`` raises ``ValueError`` instead of
+  broadcasting with a warning.
+* Value checks (labels in range, probabilities in [0, 1]) read the data and therefore synchronise
+  the device on every call. PyTorch's losses do not make them on the GPU, and neither do these
+  modules by default: pass ``check_values=True`` to turn them on while debugging.
+* float16 / bfloat16 inputs are computed in float32. Outside autocast the result has the input's
+  dtype (losskit's contract); inside ``torch.autocast`` it is float32, as autocast's policy for
+  PyTorch's own losses, so that ``GradScaler`` never scales a float16 loss into overflow.
+
+Speed: every module computes its value and gradient in one forward pass (the analytic gradient
+of the catalog's kernel) inside a ``torch.autograd.Function`` whose backward is a single multiply,
+so autograd keeps one gradient tensor instead of a graph of intermediates. Where PyTorch has a
+native kernel with exactly losskit's semantics (see ``_NATIVE``) the module calls it instead.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import array_api_compat.torch as xp_torch
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from . import _validation as V
+from ._loss import Loss
+from ._reduction import check_reduction, reduce
+from ._registry import catalog, get
+
+__all__ = ["LossModule", "get_module"]
+
+# Name parts written in capitals in class names (SmoothL1, KLDivergence), as PyTorch writes them.
+_ACRONYMS = {"l1": "L1", "l2": "L2", "kl": "KL"}
+
+
+def class_name(loss_name: str) -> str:
+    """The module class name of a catalog loss: ``"smooth_l1"`` -> ``"SmoothL1"``."""
+    return "".join(_ACRONYMS.get(part, part.capitalize()) for part in loss_name.split("_"))
+
+
+# ------------------------------------------------------------------------- the analytic path
+
+def _compute_value_and_grad(
+    loss: Loss, target: torch.Tensor, input: torch.Tensor, weight: torch.Tensor | None,
+    params: dict[str, Any], reduction: str,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Reduced value and its gradient w.r.t. ``input`` from the catalog's kernel, in one pass.
+
+    Calls the kernel directly with the array-api-compat torch namespace: the checks that
+    ``Loss.__call__`` makes per call (namespace lookup, dtype policy, value checks that read
+    the data) were made by the module already, once and cheaply.
+    """
+    result = loss.kernel(xp_torch, target, input, with_grad=True, **params)
+    return reduce(
+        xp_torch, result.loss, result.grad, result.norm, weight, reduction,
+        class_axis=loss.kind != "pointwise", root=loss.root,
+    )
+
+
+class _AnalyticLoss(torch.autograd.Function):
+    """Forward computes value and gradient together; backward scales the saved gradient.
+
+    Autograd then holds exactly one tensor of the input's size (the gradient, in the input's
+    dtype) instead of every intermediate of the expression, and backward is one multiply.
+    """
+
+    @staticmethod
+    def forward(ctx, input, target, weight, loss, params, reduction, out_dtype):
+        value, grad = _compute_value_and_grad(loss, target, input, weight, params, reduction)
+        ctx.save_for_backward(grad)
+        ctx.per_sample = reduction == "none" and loss.kind != "pointwise"
+        return value.to(out_dtype)
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        (grad,) = ctx.saved_tensors
+        if ctx.per_sample:  # one upstream gradient per sample, broadcast over the class axis
+            grad_output = grad_output[..., None]
+        return grad * grad_output.to(grad.dtype), None, None, None, None, None, None
+
+
+# --------------------------------------------------------------------- native PyTorch kernels
+#
+# Measured on CPU (benchmarks/results-cpu.md) and chosen per loss: PyTorch's fused ATen kernels
+# beat any composition of elementwise ops, so a loss uses its native twin whenever the twin's
+# value and gradient are exactly losskit's for the arguments of the call. Each function below
+# returns None when they are not (a sample_weight, or a parameter the twin treats differently),
+# and the module falls back to the analytic path. Deliberately not native:
+#   * binary: sigmoid_cross_entropy (F.binary_cross_entropy_with_logits returns NaN for a -inf
+#     logit on a negative label where losskit returns 0; the analytic path keeps losskit's value
+#     but measured 4x slower than the native kernel at 10^7 elements on CPU: a known gap),
+#     logistic (F.soft_margin_loss overflows and does not convert {0, 1} labels);
+#   * poisson (F.poisson_nll_loss adds eps=1e-8 inside the log), the probability-space
+#     cross-entropies and kl_divergence (F.nll_loss(log p) and F.kl_div take log(0) = -inf where
+#     losskit floors the log at -100).
+#   * cross-entropies with class_weight and soft labels (PyTorch's mean divides by N).
+
+NativeFn = Callable[["LossModule", torch.Tensor, torch.Tensor], "torch.Tensor | None"]
+
+
+def _pointwise_native(function: Callable[..., torch.Tensor], **param_names: str) -> NativeFn:
+    def call(module, input, target):
+        kwargs = {torch_name: module.params[name] for torch_name, name in param_names.items()}
+        return function(input, target, reduction=module.reduction, **kwargs)
+
+    return call
+
+
+def _binary_cross_entropy_native(module, input, target):
+    smoothing = module.params["label_smoothing"]
+    if smoothing:
+        target = target * (1.0 - smoothing) + 0.5 * smoothing
+    return F.binary_cross_entropy(input, target, reduction=module.reduction)
+
+
+def _softmax_cross_entropy_native(module, input, target):
+    if module.params["class_weight"] is not None:  # PyTorch's weighted mean of soft labels divides by N
+        return None
+    return F.cross_entropy(
+        input.movedim(-1, 1) if input.ndim > 2 else input,
+        target.movedim(-1, 1) if target.ndim > 2 else target,
+        reduction=module.reduction, label_smoothing=module.params["label_smoothing"],
+    )
+
+
+def _sparse_softmax_cross_entropy_native(module, input, target):
+    params = module.params
+    ignore_index = params["ignore_index"]
+    class_weight = params["class_weight"]
+    logits = input.movedim(-1, 1) if input.ndim > 2 else input
+    arguments = dict(
+        weight=None if class_weight is None else class_weight.to(input.dtype),
+        ignore_index=-100 if ignore_index is None else ignore_index,
+        label_smoothing=params["label_smoothing"],
+    )
+    if module.reduction != "mean" or ignore_index is None:
+        return F.cross_entropy(logits, target, reduction=module.reduction, **arguments)
+    # With every position ignored PyTorch's mean is 0/0 = NaN; losskit's mean over nothing is 0.
+    # The sum and the denominator cost one pass over the N labels, not over the N x C logits.
+    total = F.cross_entropy(logits, target, reduction="sum", **arguments)
+    kept = target != ignore_index
+    if class_weight is None:
+        denominator = kept.sum().to(total.dtype)
+    else:
+        denominator = torch.where(kept, class_weight[target.clamp(min=0) * kept], 0.0).sum().to(total.dtype)
+    return torch.where(denominator > 0, total / denominator.clamp(min=torch.finfo(total.dtype).tiny), 0.0)
+
+
+_NATIVE: dict[str, NativeFn] = {
+    "mean_squared_error": _pointwise_native(F.mse_loss),
+    "mean_absolute_error": _pointwise_native(F.l1_loss),
+    "huber": _pointwise_native(F.huber_loss, delta="delta"),
+    "smooth_l1": _pointwise_native(F.smooth_l1_loss, beta="beta"),
+    "binary_cross_entropy": _binary_cross_entropy_native,
+    "softmax_cross_entropy": _softmax_cross_entropy_native,
+    "sparse_softmax_cross_entropy": _sparse_softmax_cross_entropy_native,
+}
+
+
+# ---------------------------------------------------------------------------------- modules
+
+class LossModule(nn.Module):
+    """Base class of the generated modules: one catalog loss with fixed parameters.
+
+    Subclasses set :attr:`loss`; use them as ``criterion = Huber(delta=0.5)`` and
+    ``criterion(input, target)``.
+
+    Parameters
+    ----------
+    reduction : {'mean', 'sum', 'none'}
+        As in PyTorch; 'mean' is losskit's weighted mean ``sum(w * l) / sum(w * n)``.
+    check_values : bool, default False
+        Also check the values of the inputs (label ranges, probability bounds, rows summing to
+        1). Off by default, as in PyTorch's losses on the GPU: the checks read the data and so
+        synchronise the device on every call. Shapes and dtypes are always checked.
+    use_native : bool, default True
+        Call PyTorch's own kernel where it computes exactly the same value and gradient.
+    **params
+        The loss's parameters (``delta``, ``class_weight``, ...); see ``losskit.<name>``.
+    """
+
+    loss: Loss
+
+    def __init__(self, *, reduction: str = "mean", check_values: bool = False, use_native: bool = True, **params: Any):
+        super().__init__()
+        loss = self.loss
+        self.reduction = check_reduction(reduction, loss.reductions, loss.name)
+        self.check_values = bool(check_values)
+        self.use_native = bool(use_native)
+        bound = loss._bind_params(params)  # validates scalar parameters once, at construction
+        self._scalar_params = {p.name: bound[p.name] for p in loss.params if not p.is_array}
+        self._array_param_names = tuple(p.name for p in loss.params if p.is_array)
+        for name in self._array_param_names:
+            value = bound[name]
+            self.register_buffer(name, None if value is None else torch.as_tensor(value, dtype=torch.get_default_dtype()))
+        self._native = _NATIVE.get(loss.name) if self.use_native else None
+
+    @property
+    def params(self) -> dict[str, Any]:
+        """The loss parameters, array parameters as the module's buffers."""
+        return {**self._scalar_params, **{name: getattr(self, name) for name in self._array_param_names}}
+
+    def extra_repr(self) -> str:
+        parts = [f"{name}={value!r}" for name, value in self._scalar_params.items()]
+        for name in self._array_param_names:
+            buffer = getattr(self, name)
+            if buffer is not None:
+                parts.append(f"{name}=tensor(shape={tuple(buffer.shape)})")
+        parts.append(f"reduction={self.reduction!r}")
+        return ", ".join(parts)
+
+    def forward(self, input: torch.Tensor, target: torch.Tensor, sample_weight: torch.Tensor | None = None) -> torch.Tensor:
+        """The reduced loss of ``input`` (the prediction: values, probabilities or logits) against ``target``."""
+        loss = self.loss
+        if not isinstance(input, torch.Tensor) or not isinstance(target, torch.Tensor):
+            raise TypeError(
+                f"{type(self).__name__} takes torch tensors (input, target); got {type(input).__name__} and "
+                f"{type(target).__name__}. Use losskit.{loss.name} for other arrays"
+            )
+        if not input.is_floating_point():
+            raise TypeError(f"input of {type(self).__name__} must be a floating tensor; got dtype {input.dtype}")
+        target = self._check_target(input, target)
+        if sample_weight is not None:
+            V.check_sample_weight_shape(sample_weight, self._loss_shape(input))
+
+        out_dtype = input.dtype
+        compute_input = input
+        if _is_narrow(input.dtype):
+            compute_input = input.float()
+            if torch.is_autocast_enabled(input.device.type):
+                out_dtype = torch.float32
+        if loss.kind != "sparse" and target.dtype != compute_input.dtype:
+            target = target.to(compute_input.dtype)
+        params = self._params_for(compute_input.dtype)
+        weight = None if sample_weight is None else sample_weight.to(compute_input.dtype)
+        if self.check_values:
+            self._check_values(target, compute_input, params, weight)
+
+        if target.requires_grad or (weight is not None and weight.requires_grad):
+            # Gradients for the target or the weights: differentiate losskit's array-API
+            # expression with autograd (slower, but every input gets its gradient).
+            with _value_checks(self.check_values):
+                value = loss(target, compute_input, sample_weight=weight, reduction=self.reduction, **params)
+            return value.to(out_dtype)
+        if self._native is not None and weight is None:
+            native_value = self._native(_NativeView(self, params), compute_input, target)
+            if native_value is not None:
+                return native_value.to(out_dtype)
+        return _AnalyticLoss.apply(compute_input, target, weight, loss, params, self.reduction, out_dtype)
+
+    # ----------------------------------------------------------------------------- helpers
+
+    def _loss_shape(self, input: torch.Tensor) -> tuple:
+        return tuple(input.shape) if self.loss.kind == "pointwise" else tuple(input.shape[:-1])
+
+    def _check_target(self, input: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        loss = self.loss
+        if loss.kind == "pointwise":
+            V.check_same_shape(target, input, loss.pred_name)
+            return target
+        V.check_class_axis(input, loss.pred_name)
+        if loss.kind == "dense":
+            V.check_dense_labels_shape(target, input, loss.pred_name, loss.pair or "the sparse variant")
+            return target
+        V.check_sparse_labels_shape(target, input, loss.pred_name, loss.pair or "the dense variant")
+        if target.is_floating_point() or target.dtype == torch.bool:
+            raise TypeError(
+                f"target of {type(self).__name__} must be integer class indices; got dtype {target.dtype}. "
+                f"Cast with target.long(), or use {class_name(loss.pair)} for one-hot or soft labels"
+            )
+        return target
+
+    def _params_for(self, dtype: torch.dtype) -> dict[str, Any]:
+        params = dict(self._scalar_params)
+        for name in self._array_param_names:
+            buffer = getattr(self, name)
+            params[name] = buffer if buffer is None or buffer.dtype == dtype else buffer.to(dtype)
+        return params
+
+    def _check_values(self, target, input, params, weight) -> None:
+        if self.loss.check_inputs is not None:
+            with _value_checks(True):
+                self.loss.check_inputs(xp_torch, target, input, params)
+        if weight is not None:
+            V.Domain(0.0, description="non-negative").check(xp_torch, weight, "sample_weight")
+
+
+class _NativeView:
+    """What a native dispatcher reads: the reduction and the parameters in the compute dtype."""
+
+    __slots__ = ("reduction", "params")
+
+    def __init__(self, module: LossModule, params: dict[str, Any]):
+        self.reduction = module.reduction
+        self.params = params
+
+
+def _is_narrow(dtype: torch.dtype) -> bool:
+    return dtype in (torch.float16, torch.bfloat16)
+
+
+def _value_checks(enabled: bool):
+    from ._array import value_checks
+
+    return value_checks(enabled)
+
+
+# ------------------------------------------------------------------------- generated classes
+
+def _make_module_class(loss: Loss) -> type[LossModule]:
+    params = ", ".join(f"{p.name}={p.default!r}" for p in loss.params)
+    doc = (
+        f"``torch.nn.Module`` for :func:`losskit.{loss.name}`: {loss.summary}\n\n"
+        f"``{class_name(loss.name)}({params + ', ' if params else ''}reduction='mean', check_values=False)``, "
+        f"called as ``criterion(input, target, sample_weight=None)`` with the prediction "
+        f"({loss.prediction_space}) first. See :class:`losskit.torch.LossModule`."
+    )
+    return type(class_name(loss.name), (LossModule,), {"loss": loss, "__doc__": doc, "__module__": __name__})
+
+
+_CLASSES: dict[str, type[LossModule]] = {}
+for _loss in catalog():
+    _cls = _make_module_class(_loss)
+    _CLASSES[_loss.name] = _cls
+    globals()[_cls.__name__] = _cls
+    __all__.append(_cls.__name__)
+del _loss, _cls
+
+
+def get_module(loss: str | Loss, /, **params: Any) -> LossModule:
+    """Build the module of a catalog loss from its name or alias.
+
+    >>> import losskit.torch as lkt
+    >>> lkt.get_module("mse", reduction="sum")
+    MeanSquaredError(reduction='sum')
+    """
+    return _CLASSES[get(loss).name](**params)
+
+
+def module_class(name: str | Loss) -> type[LossModule]:
+    """The module class of a catalog loss (``module_class("bce_with_logits") is SigmoidCrossEntropy``)."""
+    return _CLASSES[get(name).name]
+
+
+__all__.append("module_class")
