@@ -68,7 +68,7 @@ def main(argv: list[str] | None = None) -> None:
     """Run the command line; user errors end as one line on stderr and a non-zero status."""
     _register_commands()
     try:
-        app(args=argv, prog_name="losskit", standalone_mode=False)
+        status = app(args=argv, prog_name="losskit", standalone_mode=False)
     except _exit_classes("Exit") as exc:
         sys.exit(getattr(exc, "exit_code", 0))
     except (*_exit_classes("Abort"), KeyboardInterrupt):
@@ -80,3 +80,8 @@ def main(argv: list[str] | None = None) -> None:
         _fail(f"{message} (see 'losskit --help')", getattr(exc, "exit_code", 2) or 2)
     except (CLIError, ValueError, TypeError, OSError) as exc:
         _fail(str(exc) or type(exc).__name__)
+    # Without standalone mode, Typer returns an Abort (Ctrl-C) as the status 130 instead of raising.
+    if isinstance(status, int) and status:
+        if status == 130:
+            print("losskit: interrupted", file=sys.stderr)
+        sys.exit(status)

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from ._types import CompareResult, LossSpec, RunConfig, RunResult
 from .data import DATASETS, load_dataset
-from .estimators import LossClassifier, LossRegressor
 from .runner import compare, parse_param
 
 __all__ = [
@@ -29,3 +28,12 @@ __all__ = [
     "load_dataset",
     "parse_param",
 ]
+
+
+def __getattr__(name: str):
+    # The estimators need scikit-learn, whose import costs seconds; `losskit compare` does not.
+    if name in ("LossRegressor", "LossClassifier"):
+        from . import estimators
+
+        return getattr(estimators, name)
+    raise AttributeError(f"module 'losskit.lab' has no attribute {name!r}")

@@ -1,0 +1,189 @@
+"""``losskit compare``: train one model with several losses on the same data and rank them.
+
+A thin layer over :func:`losskit.lab.compare`: it parses the options, calls the lab, and prints
+a ranked table, the verdict and where the report is (or, with ``--json``, the results as JSON).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any, List, Optional
+
+import typer
+
+from . import CLIError, app
+
+_EPILOG = """
+Examples:
+
+  losskit compare --dataset diabetes --losses mse,huber,mae --outliers 0.2
+
+  losskit compare --dataset breast_cancer --losses sigmoid_cross_entropy,hinge --seeds 5
+
+  losskit compare --csv houses.csv --target price --losses mse,huber --param huber.delta=0.5 --model mlp
+
+Finished runs are stored in OUT/runs.sqlite: the same command again resumes, reusing them.
+"""
+
+
+@app.command(
+    "compare",
+    epilog=_EPILOG,
+    # Wide enough for each example of the epilog to fit on one line where the terminal allows.
+    context_settings={"max_content_width": 100},
+)
+def compare(
+    dataset: Optional[str] = typer.Option(
+        None, "--dataset", help="Built-in dataset: diabetes, breast_cancer, wine, digits, iris, or a generator."
+    ),
+    csv: Optional[Path] = typer.Option(None, "--csv", help="Your data: a CSV or Parquet file (needs --target)."),
+    target: Optional[str] = typer.Option(None, "--target", help="The target column of --csv."),
+    task: str = typer.Option("auto", "--task", help="auto, regression, binary or multiclass."),
+    losses: str = typer.Option("mse,mae,huber", "--losses", help="Comma-separated catalog names or aliases."),
+    param: Optional[List[str]] = typer.Option(
+        None, "--param", help="A loss parameter, LOSS.NAME=VALUE (e.g. huber.delta=0.5); repeatable."
+    ),
+    model: str = typer.Option("linear", "--model", help="linear or mlp."),
+    epochs: int = typer.Option(100, "--epochs", help="Maximum epochs per run (early stopping may end sooner)."),
+    seeds: str = typer.Option(
+        "3", "--seeds", help="Runs per loss: a count N (seeds 0..N-1) or the seeds themselves, e.g. 0,7,42."
+    ),
+    outliers: float = typer.Option(0.0, "--outliers", help="Fraction of training targets replaced by gross errors."),
+    label_noise: float = typer.Option(0.0, "--label-noise", help="Fraction of training labels flipped."),
+    imbalance: Optional[float] = typer.Option(
+        None, "--imbalance", help="Subsample the minority class of the training split to this ratio."
+    ),
+    batch_size: int = typer.Option(64, "--batch-size", help="Mini-batch size."),
+    learning_rate: Optional[float] = typer.Option(
+        None, "--learning-rate", help="Optimizer step size (default: chosen for the model)."
+    ),
+    patience: int = typer.Option(10, "--patience", help="Epochs without validation improvement before stopping."),
+    jobs: int = typer.Option(1, "--jobs", help="Runs trained in parallel (joblib processes; -1: all cores)."),
+    backend: str = typer.Option("local", "--backend", help="local or ray."),
+    ray_address: Optional[str] = typer.Option(
+        None, "--ray-address", help="Ray cluster address (default: RAY_ADDRESS, else a local Ray instance)."
+    ),
+    device: str = typer.Option("cpu", "--device", help="cpu or cuda."),
+    out: Path = typer.Option(Path("losskit-report"), "--out", help="Folder for the report, results and run store."),
+    metric: Optional[str] = typer.Option(
+        None, "--metric", help="Metric to rank by (default: rmse for regression, macro_f1 for classification)."
+    ),
+    json_output: bool = typer.Option(False, "--json", help="Print the results as JSON instead of a table."),
+    no_progress: bool = typer.Option(False, "--no-progress", help="Hide the progress bar."),
+) -> None:
+    """Train the same model with each loss on the same data and seeds, and rank the losses on clean test data."""
+    from losskit import lab
+
+    try:
+        result = lab.compare(
+            dataset=dataset,
+            csv=None if csv is None else str(csv),
+            target=target,
+            task=task,
+            losses=_split_losses(losses),
+            params=list(param or []),
+            model=model,
+            epochs=epochs,
+            seeds=_parse_seeds(seeds),
+            outliers=outliers,
+            label_noise=label_noise,
+            imbalance=imbalance,
+            jobs=jobs,
+            backend=backend,
+            ray_address=ray_address,
+            device=device,
+            out=str(out),
+            batch_size=batch_size,
+            learning_rate=learning_rate,
+            patience=patience,
+            progress=not no_progress,  # drawn on stderr: stdout stays clean for --json
+            report=True,
+            metric=metric,
+        )
+    except KeyboardInterrupt:
+        # Finished runs are already in the store (each is committed as it ends): say how to
+        # resume, and exit with the shell's status for Ctrl-C.
+        print(f"losskit: interrupted; finished runs are saved in {out / 'runs.sqlite'}: "
+              "run the same command again to resume", file=sys.stderr)
+        raise SystemExit(130) from None
+    if json_output:
+        print(json.dumps(json_payload(result, out), indent=1, default=str))
+    else:
+        print_result(result, out)
+
+
+def _split_losses(losses: str) -> tuple[str, ...]:
+    names = tuple(name.strip() for name in losses.split(",") if name.strip())
+    if not names:
+        raise CLIError("--losses is empty: name at least one loss, e.g. --losses mse,huber")
+    return names
+
+
+def _parse_seeds(seeds: str) -> int | list[int]:
+    """``"3"`` -> 3 (seeds 0, 1, 2); ``"0,7,42"`` or ``"7,"`` -> those seeds."""
+    words = [word.strip() for word in seeds.split(",")]
+    try:
+        if len(words) == 1:
+            return int(words[0])
+        return [int(word) for word in words if word]
+    except ValueError:
+        raise CLIError(f"--seeds {seeds!r}: give a count (e.g. 3) or comma-separated integer seeds (e.g. 0,7,42)") from None
+
+
+def json_payload(result: Any, out: Path) -> dict[str, Any]:
+    """The machine-readable answer: ranking, summary, significance, per-run metrics and file paths."""
+    from losskit.lab.report import command_line, json_safe, run_rows, verdict
+
+    return json_safe(
+        {
+            "task": result.task,
+            "primary_metric": result.primary_metric,
+            "winner": result.winner,
+            "ranking": result.ranking,
+            "verdict": verdict(result),
+            "summary": result.summary,
+            "significance": result.significance,
+            "runs": run_rows(result),
+            "reused_runs": result.reused_runs,
+            "new_runs": result.new_runs,
+            "settings": result.settings,
+            "command": command_line(result),
+            "warnings": result.warnings,
+            "out_dir": str(out),
+            "report": str(out / "report.html"),
+            "results": str(out / "results.json"),
+        }
+    )
+
+
+def print_result(result: Any, out: Path) -> None:
+    """The ranked table, the verdict, the reuse count and the report's path, for a person."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from losskit.lab.report import HIGHER_IS_BETTER, format_value, metric_names, metric_title, summary_by_loss, verdict
+
+    # Piped output (logs, CI) gets a wide fixed width instead of rich's 80 columns, so that
+    # loss names are never truncated; a terminal keeps its own width.
+    console = Console(highlight=False, width=None if sys.stdout.isatty() else 140)
+    metrics = metric_names(result)
+    table = Table(title=f"{result.task}: losses ranked by {metric_title(result.primary_metric)} (clean test split)")
+    table.add_column("#", justify="right")
+    table.add_column("loss", style="bold", no_wrap=True)
+    for metric in metrics:
+        arrow = "↑" if metric in HIGHER_IS_BETTER else "↓"
+        style = "bold cyan" if metric == result.primary_metric else None
+        table.add_column(f"{metric_title(metric)} {arrow}", justify="right", style=style, no_wrap=True)
+    for rank, (label, row) in enumerate(summary_by_loss(result).items(), start=1):
+        cells = [f"{format_value(row[f'{m}_mean'])} [dim]± {format_value(row[f'{m}_std'], 2)}[/dim]" for m in metrics]
+        table.add_row(str(rank), label, *cells, style="green" if rank == 1 else None)
+    console.print(table)
+    console.print(verdict(result))
+    for warning in result.warnings:
+        console.print(f"[yellow]warning:[/yellow] {warning}")
+    if result.reused_runs:
+        console.print(f"reused {result.reused_runs} finished runs from {out / 'runs.sqlite'}, trained {result.new_runs}")
+    console.print(f"report: {out / 'report.html'}")
+    sys.stdout.flush()
