@@ -1,0 +1,294 @@
+"""Seeded, valid inputs for every loss of the catalog, shared by the test modules.
+
+Each loss name maps to a generator that draws labels in the loss's label format and predictions
+in its prediction space, kept away from the loss's kinks (so finite differences are valid) and
+inside every framework's clipping range (probabilities in [0.02, 0.98], so Keras' 1e-7 clip never
+bites). A loss added to the catalog without a generator here makes ``missing_generators()``
+non-empty, which the tests assert against.
+
+Stable API (other test modules import it):
+
+``shapes(loss)``
+    The prediction shapes every test should exercise for ``loss``.
+``param_cases(loss, shape)``
+    ``(id, params)`` pairs: the defaults plus the non-default parameter settings worth testing.
+``make_case(loss, shape, params=None, seed=0)``
+    A :class:`Case` of float64 NumPy arrays (integer labels for sparse losses).
+``missing_generators()``
+    Catalog names that have no generator (should be empty).
+
+>>> import losskit as lk
+>>> case = make_case(lk.huber, (4,), {"delta": 0.5})
+>>> case.y_true.shape, case.y_pred.shape, case.sample_weight.shape
+((4,), (4,), (4,))
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import numpy as np
+
+import losskit as lk
+
+__all__ = [
+    "Case",
+    "GENERATORS",
+    "IGNORE_INDEX",
+    "KINKS",
+    "make_case",
+    "missing_generators",
+    "param_cases",
+    "shapes",
+    "softmax",
+]
+
+# Pointwise losses see a flat batch and a batch of rows; class-axis losses see a batch of rows and
+# a batch of sequences (B, T, K), where the class axis is not axis 1 as PyTorch would have it.
+POINTWISE_SHAPES = ((7,), (5, 3))
+CLASS_AXIS_SHAPES = ((6, 4), (2, 3, 4))
+
+# Residual magnitudes (and margins) where some loss of the catalog has a kink for a parameter
+# value used in the tests: huber/smooth_l1/pseudo_huber thresholds, epsilon bands, hinge margins.
+KINKS = (0.0, 0.1, 0.25, 0.5, 1.0, 2.0)
+_KINK_MARGIN = 0.05
+
+# The label value that marks a position to skip in the sparse losses' ignore_index cases
+# (PyTorch's default ignore_index).
+IGNORE_INDEX = -100
+
+
+@dataclass(frozen=True)
+class Case:
+    """One set of inputs: labels, predictions and a positive per-sample weight.
+
+    ``sample_weight`` has the shape of the first axis of the unreduced loss, the shape every loss
+    accepts (a prefix of the loss shape).
+    """
+
+    y_true: np.ndarray
+    y_pred: np.ndarray
+    sample_weight: np.ndarray
+
+
+def softmax(x: np.ndarray) -> np.ndarray:
+    """Row-wise softmax over the last axis, in float64."""
+    shifted = np.exp(x - x.max(axis=-1, keepdims=True))
+    return shifted / shifted.sum(axis=-1, keepdims=True)
+
+
+def _away_from_kinks(magnitude: np.ndarray) -> np.ndarray:
+    """Push magnitudes that land within _KINK_MARGIN of a kink to the far side of the margin.
+
+    Pushes only go up and KINKS is ascending, so a value pushed past one kink is then checked
+    against the larger ones (0.02 goes to 0.1, a kink, and then on to 0.2).
+    """
+    out = magnitude.copy()
+    for kink in KINKS:
+        close = np.abs(out - kink) < _KINK_MARGIN
+        out = np.where(close, kink + 2 * _KINK_MARGIN, out)
+    return out
+
+
+def _signed_residual(rng: np.random.Generator, shape: tuple) -> np.ndarray:
+    magnitude = _away_from_kinks(rng.uniform(0.05, 3.0, size=shape))
+    return np.where(rng.random(shape) < 0.5, -1.0, 1.0) * magnitude
+
+
+# --------------------------------------------------------------------------------- generators
+# Each takes (rng, shape, params) and returns (y_true, y_pred) for a prediction of ``shape``.
+
+def _real(rng, shape, params):
+    y_true = rng.normal(size=shape)
+    return y_true, y_true + _signed_residual(rng, shape)
+
+
+def _non_negative(rng, shape, params):
+    return rng.uniform(0.0, 5.0, size=shape), rng.uniform(0.1, 5.0, size=shape)
+
+
+def _away_from_zero(rng, shape, params):
+    # Targets with |y| >= 0.5 keep MAPE's epsilon guard (and scikit-learn's) out of play.
+    y_true = np.where(rng.random(shape) < 0.5, -1.0, 1.0) * rng.uniform(0.5, 3.0, size=shape)
+    return y_true, y_true + _signed_residual(rng, shape)
+
+
+def _counts(rng, shape, params):
+    return rng.poisson(2.0, size=shape).astype(np.float64), rng.uniform(0.2, 4.0, size=shape)
+
+
+def _binary_labels(rng, shape):
+    labels = (rng.random(shape) < 0.5).astype(np.float64)
+    # Both classes present: scikit-learn's log_loss and hinge_loss need two labels.
+    flat = labels.reshape(-1)
+    flat[0], flat[-1] = 0.0, 1.0
+    return labels
+
+
+def _probabilities(rng, shape, params):
+    return _binary_labels(rng, shape), rng.uniform(0.02, 0.98, size=shape)
+
+
+def _binary_logits(rng, shape, params):
+    return _binary_labels(rng, shape), 2.0 * rng.normal(size=shape)
+
+
+def _margin_scores(rng, shape, params):
+    # Margins y*f away from the hinge (1) and modified-Huber (-1) kinks.
+    labels = 2.0 * _binary_labels(rng, shape) - 1.0
+    margin = rng.uniform(-3.0, 3.0, size=shape)
+    margin = np.sign(margin) * _away_from_kinks(np.abs(margin))
+    return labels, labels * margin
+
+
+def _one_hot(rng, shape):
+    return np.eye(shape[-1])[rng.integers(0, shape[-1], size=shape[:-1])]
+
+
+def _one_hot_probabilities(rng, shape, params):
+    return _one_hot(rng, shape), softmax(rng.normal(size=shape))
+
+
+def _one_hot_logits(rng, shape, params):
+    return _one_hot(rng, shape), 2.0 * rng.normal(size=shape)
+
+
+def _distribution_probabilities(rng, shape, params):
+    return softmax(rng.normal(size=shape)), softmax(rng.normal(size=shape))
+
+
+def _distribution_logits(rng, shape, params):
+    return softmax(rng.normal(size=shape)), 2.0 * rng.normal(size=shape)
+
+
+def _integer_labels(rng, shape, params):
+    labels = rng.integers(0, shape[-1], size=shape[:-1])
+    if params.get("ignore_index") is not None:
+        # Ignore a third of the positions, but never all of them (that case has its own test).
+        flat = labels.reshape(-1)
+        flat[1::3] = params["ignore_index"]
+    return labels
+
+
+def _integer_probabilities(rng, shape, params):
+    return _integer_labels(rng, shape, params), softmax(rng.normal(size=shape))
+
+
+def _integer_logits(rng, shape, params):
+    return _integer_labels(rng, shape, params), 2.0 * rng.normal(size=shape)
+
+
+def _categorical_scores(rng, shape, params):
+    labels = _one_hot(rng, shape)
+    scores = rng.normal(size=shape)
+    # Keep the slack 1 + max_wrong - true away from 0, where the hinge has its kink; the largest
+    # wrong score is unique with probability 1.
+    slack = 1.0 + ((1.0 - labels) * scores).max(-1) - (labels * scores).sum(-1)
+    shift = np.where(np.abs(slack) < 0.1, 0.3, 0.0)
+    return labels, scores - labels * shift[..., None]
+
+
+Generator = Callable[[np.random.Generator, tuple, dict], tuple]
+
+GENERATORS: dict[str, Generator] = {
+    "mean_squared_error": _real,
+    "half_squared_error": _real,
+    "mean_absolute_error": _real,
+    "root_mean_squared_error": _real,
+    "mean_squared_logarithmic_error": _non_negative,
+    "root_mean_squared_logarithmic_error": _non_negative,
+    "mean_absolute_percentage_error": _away_from_zero,
+    "huber": _real,
+    "smooth_l1": _real,
+    "pseudo_huber": _real,
+    "log_cosh": _real,
+    "quantile": _real,
+    "epsilon_insensitive": _real,
+    "poisson": _counts,
+    "binary_cross_entropy": _probabilities,
+    "sigmoid_cross_entropy": _binary_logits,
+    "hinge": _margin_scores,
+    "squared_hinge": _margin_scores,
+    "modified_huber": _margin_scores,
+    "logistic": _margin_scores,
+    "categorical_cross_entropy": _one_hot_probabilities,
+    "softmax_cross_entropy": _one_hot_logits,
+    "sparse_categorical_cross_entropy": _integer_probabilities,
+    "sparse_softmax_cross_entropy": _integer_logits,
+    "kl_divergence": _distribution_probabilities,
+    "kl_divergence_with_logits": _distribution_logits,
+    "categorical_hinge": _categorical_scores,
+}
+
+
+def missing_generators() -> list[str]:
+    """Names of catalog losses that have no input generator."""
+    return [loss.name for loss in lk.catalog() if loss.name not in GENERATORS]
+
+
+def shapes(loss: lk.Loss) -> tuple[tuple[int, ...], ...]:
+    """The prediction shapes to test ``loss`` with."""
+    return POINTWISE_SHAPES if lk.get(loss).kind == "pointwise" else CLASS_AXIS_SHAPES
+
+
+# --------------------------------------------------------------------------------- parameters
+
+def _class_weight(num_classes: int) -> np.ndarray:
+    return np.linspace(0.5, 2.0, num_classes)
+
+
+def _param_settings(loss: lk.Loss, shape: tuple) -> list[tuple[str, dict]]:
+    names = {p.name for p in loss.params}
+    columns = shape[-1] if len(shape) > 1 else 1
+    settings: list[tuple[str, dict]] = []
+    for threshold in ("delta", "beta"):
+        if threshold in names:
+            settings += [(f"{threshold}=0.5", {threshold: 0.5}), (f"{threshold}=2", {threshold: 2.0})]
+    if "q" in names:
+        settings += [("q=0.1", {"q": 0.1}), ("q=0.9", {"q": 0.9})]
+    if "epsilon" in names:
+        settings += [("epsilon=0.5", {"epsilon": 0.5})]
+    if "pos_weight" in names:
+        settings += [("pos_weight=2.5", {"pos_weight": 2.5})]
+        if len(shape) > 1:
+            settings += [("pos_weight=columns", {"pos_weight": np.linspace(0.5, 3.0, columns)})]
+    if "label_smoothing" in names:
+        settings += [("label_smoothing=0.2", {"label_smoothing": 0.2})]
+    if "class_weight" in names:
+        settings += [("class_weight", {"class_weight": _class_weight(shape[-1])})]
+    if "ignore_index" in names:
+        settings += [("ignore_index", {"ignore_index": IGNORE_INDEX})]
+    if "class_weight" in names and "ignore_index" in names:
+        settings += [("class_weight+ignore_index",
+                      {"class_weight": _class_weight(shape[-1]), "ignore_index": IGNORE_INDEX})]
+    if "class_weight" in names and "label_smoothing" in names:
+        settings += [("class_weight+label_smoothing",
+                      {"class_weight": _class_weight(shape[-1]), "label_smoothing": 0.1})]
+    if "pos_weight" in names and "label_smoothing" in names:
+        settings += [("pos_weight+label_smoothing", {"pos_weight": 2.5, "label_smoothing": 0.1})]
+    return settings
+
+
+def param_cases(loss: lk.Loss, shape: tuple) -> list[tuple[str, dict[str, Any]]]:
+    """``(id, params)`` pairs to test ``loss`` with at ``shape``: the defaults first.
+
+    Array parameters (pos_weight per column, class_weight per class) are sized for ``shape``.
+    Every parameter of the loss appears in at least one non-default setting; a new parameter
+    without a setting here fails ``test_every_parameter_of_every_loss_has_a_gradient_case``.
+    """
+    loss = lk.get(loss)
+    return [("defaults", {})] + _param_settings(loss, shape)
+
+
+def make_case(loss: lk.Loss | str, shape: tuple, params: dict | None = None, seed: int = 0) -> Case:
+    """Seeded float64 inputs for ``loss`` with predictions of ``shape``.
+
+    ``params`` only matters for the sparse losses' ``ignore_index``: some labels are then set
+    to it. The sample weight is positive and has shape ``shape[:1]``.
+    """
+    loss = lk.get(loss)
+    rng = np.random.default_rng(seed)
+    y_true, y_pred = GENERATORS[loss.name](rng, tuple(shape), dict(params or {}))
+    sample_weight = rng.uniform(0.5, 2.0, size=tuple(shape[:1]))
+    return Case(np.asarray(y_true), np.asarray(y_pred, dtype=np.float64), sample_weight)
