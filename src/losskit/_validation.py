@@ -116,7 +116,8 @@ class Domain:
         if not is_concrete(x):
             return
         bad = self.violations(xp, x)
-        if bool(xp.any(bad)):
+        # Under jax.jit even a closed-over concrete x gives a traced comparison: test the result too.
+        if is_concrete(bad) and bool(xp.any(bad)):
             raise ValueError(
                 f"{arg_name} must be {self.description}; found {_first_offender(xp, bad, x)}"
                 + (f". {hint}" if hint else "")
@@ -125,7 +126,7 @@ class Domain:
 
 def check_values(xp: Namespace, ok: Any, x: Any, message: str) -> None:
     """Raise ``ValueError(message + offender)`` unless ``ok`` holds everywhere (concrete values only)."""
-    if not is_concrete(x):
+    if not is_concrete(x) or not is_concrete(ok):
         return
     if not bool(xp.all(ok)):
         raise ValueError(f"{message}; found {_first_offender(xp, ~ok, x)}")
@@ -140,7 +141,7 @@ def check_rows_sum_to_one(xp: Namespace, x: Any, arg_name: str, hint: str = "") 
     tolerance = max(math.sqrt(float(xp.finfo(x.dtype).eps)), 1e-4)
     totals = xp.sum(x, axis=-1)
     bad = xp.abs(totals - 1.0) > tolerance
-    if bool(xp.any(bad)):
+    if is_concrete(bad) and bool(xp.any(bad)):
         raise ValueError(
             f"each row of {arg_name} must sum to 1 over the last (class) axis; a row sums to "
             f"{_first_offender(xp, bad, totals)}" + (f". {hint}" if hint else "")

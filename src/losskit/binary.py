@@ -49,10 +49,10 @@ def _sigmoid_cross_entropy(xp, y_true, logits, *, pos_weight, label_smoothing, w
     positive_weight = target if pos_weight is None else pos_weight * target
     negative_weight = 1.0 - target
     # -log sigmoid(x) = softplus(-x) and -log(1 - sigmoid(x)) = softplus(x), both overflow-free.
-    # A term whose weight is 0 is dropped rather than multiplied, so a -inf logit on a negative
-    # label (or +inf on a positive one) costs 0 instead of 0 * inf = NaN.
-    loss = xp.where(positive_weight > 0, positive_weight * softplus(xp, -logits), 0.0) + xp.where(
-        negative_weight > 0, negative_weight * softplus(xp, logits), 0.0
+    # A term whose weight is 0 is dropped before it is multiplied, so a -inf logit on a negative
+    # label (or +inf on a positive one) costs 0 instead of 0 * inf = NaN (and NumPy never warns).
+    loss = positive_weight * xp.where(positive_weight > 0, softplus(xp, -logits), 0.0) + (
+        negative_weight * xp.where(negative_weight > 0, softplus(xp, logits), 0.0)
     )
     if not with_grad:
         return KernelResult(loss)
@@ -103,7 +103,11 @@ def _logistic(xp, y_true, y_pred, *, with_grad):
 def _check_signed_labels(xp, y_true, y_pred, params):
     ok = (y_true == 1.0) | (y_true == -1.0) | (y_true == 0.0)
     V.check_values(xp, ok, y_true, "y_true must hold labels in {-1, +1} (or {0, 1}, converted to {-1, +1})")
-    if V.is_concrete(y_true) and bool(xp.any(y_true == 0.0)) and bool(xp.any(y_true == -1.0)):
+    if not V.is_concrete(y_true):
+        return
+    # Under jax.jit a closed-over concrete y_true still gives traced comparisons: test the results.
+    has_zero, has_minus_one = xp.any(y_true == 0.0), xp.any(y_true == -1.0)
+    if V.is_concrete(has_zero) and bool(has_zero) and bool(has_minus_one):
         raise ValueError(
             "y_true mixes 0 and -1 labels; use {-1, +1} or {0, 1} consistently (0 is only read as the negative "
             "class when every label is 0 or 1)"
