@@ -183,13 +183,20 @@ def test_quantile_subgradient_at_zero_residual_is_zero(q):
     np.testing.assert_allclose(gradient, [0.0, -q, 1.0 - q], rtol=1e-15)
 
 
-def test_binary_cross_entropy_gradient_at_p_zero_and_one_matches_torch_clamped_denominator():
-    y_true, y_pred = [1.0, 0.0, 1.0, 0.0], [0.0, 1.0, 1.0, 0.0]
+def test_binary_cross_entropy_gradient_at_confidently_wrong_p_matches_torch_clamped_denominator():
+    y_true, y_pred = [1.0, 0.0], [0.0, 1.0]
     gradient = _elementwise_grad(lk.bce, y_true, y_pred)
-    np.testing.assert_array_equal(gradient, [-1e12, 1e12, 0.0, 0.0])  # (p - y) / max(p(1 - p), 1e-12)
+    np.testing.assert_array_equal(gradient, [-1e12, 1e12])  # -y / max(p, 1e-12), (1 - y) / max(1 - p, 1e-12)
     # PyTorch's clamp constant is 1e-12 rounded through float32: equal to 4e-9 relative.
     expected = _torch_grad(torch.nn.BCELoss(reduction="sum"), y_true, y_pred)
     np.testing.assert_allclose(gradient, expected, rtol=1e-8)
+
+
+def test_binary_cross_entropy_gradient_at_confidently_right_p_is_the_one_sided_derivative():
+    # d/dp -log(1 - p) = 1 at p = 0, and d/dp -log(p) = -1 at p = 1. PyTorch's combined
+    # (p - y) / max(p(1 - p), eps) gives 0 there; losskit keeps the true derivative.
+    gradient = _elementwise_grad(lk.bce, [0.0, 1.0], [0.0, 1.0])
+    np.testing.assert_array_equal(gradient, [1.0, -1.0])
 
 
 def test_hinge_subgradient_at_margin_exactly_one_is_zero():

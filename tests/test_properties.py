@@ -382,10 +382,6 @@ def test_narrow_float_extremes_give_finite_value_and_gradient(name, y_true, y_pr
     assert bool(torch.isfinite(prediction.grad).all())
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "known bug: probability-space gradients divide by max(p, 1e-12) (or max(p (1 - p), 1e-12)), about 1e12 "
-    "at p = 0, beyond float16's largest value (65504): the float32 gradient becomes inf when cast back"
-))
 @pytest.mark.parametrize(
     "name, y_true, y_pred",
     [

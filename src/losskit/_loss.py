@@ -240,11 +240,11 @@ class Loss:
             class_axis=self.kind != "pointwise", root=self.root,
         )
         if value.dtype != out_dtype:
-            value = xp.astype(value, out_dtype)
+            value = _saturating_cast(xp, value, out_dtype)
         if isinstance(value, np.generic):  # NumPy reductions return scalars; keep the 0-d array contract
             value = np.asarray(value)
         if gradient is not None and gradient.dtype != out_dtype:
-            gradient = xp.astype(gradient, out_dtype)
+            gradient = _saturating_cast(xp, gradient, out_dtype)
         return value, gradient
 
     # ---------------------------------------------------------------------- introspection / docs
@@ -297,6 +297,19 @@ class Loss:
 
 
 _MISSING = object()
+
+
+def _saturating_cast(xp: Namespace, x: Any, dtype: Any) -> Any:
+    """Cast a float32 result back to a narrow input dtype, saturating finite values.
+
+    A finite float32 value beyond float16's range (a gradient of 1e12 at p = 0, a sum of many
+    large losses) would otherwise become inf; it becomes the largest finite value instead, while
+    an inf or NaN that came from the input stays what it is.
+    """
+    largest = float(xp.finfo(dtype).max)
+    if float(xp.finfo(x.dtype).max) > largest:
+        x = xp.where(xp.isfinite(x), xp.clip(x, min=-largest, max=largest), x)
+    return xp.astype(x, dtype)
 
 # Below this many elements the generic path's extra passes over memory cost less than a call
 # into compiled code; above it the fused kernels win (measured in benchmarks/run.py).

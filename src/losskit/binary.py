@@ -40,7 +40,12 @@ def _binary_cross_entropy(xp, y_true, y_pred, *, label_smoothing, with_grad):
     loss = -(target * clamped_log(xp, y_pred) + (1.0 - target) * clamped_log(xp, 1.0 - y_pred))
     if not with_grad:
         return KernelResult(loss)
-    grad = (y_pred - target) / xp.clip(y_pred * (1.0 - y_pred), min=GRAD_DENOMINATOR_FLOOR)
+    # -y/p + (1 - y)/(1 - p), each denominator floored as PyTorch floors p(1 - p): a confident
+    # wrong prediction gets a large finite gradient, and a confident right one (p = y = 0) its
+    # true one-sided derivative 1 rather than the 0/0 -> 0 of the combined (p - y)/(p(1 - p)).
+    grad = (1.0 - target) / xp.clip(1.0 - y_pred, min=GRAD_DENOMINATOR_FLOOR) - target / xp.clip(
+        y_pred, min=GRAD_DENOMINATOR_FLOOR
+    )
     return KernelResult(loss, grad)
 
 
@@ -142,7 +147,7 @@ binary_cross_entropy = register(Loss(
     task="binary", kind="pointwise", prediction_space="probabilities", label_format="binary",
     summary="Binary cross-entropy on probabilities: -(y log p + (1 - y) log(1 - p)), finite at p = 0 and 1.",
     formula=r"\ell = -\left(y\log p + (1-y)\log(1-p)\right),\ \log\text{ floored at }-100",
-    gradient_formula=r"\partial\ell/\partial p = (p - y) / \max(p(1-p), 10^{-12})",
+    gradient_formula=r"\partial\ell/\partial p = (1-y)/\max(1-p, 10^{-12}) - y/\max(p, 10^{-12})",
     output_activation="sigmoid",
     convex=True, robust_to_outliers=False, differentiable=True,
     description="""

@@ -97,8 +97,16 @@ def _pseudo_huber(xp, y_true, y_pred, *, delta, with_grad):
 def _log_cosh(xp, y_true, y_pred, *, with_grad):
     residual = y_pred - y_true
     magnitude = xp.abs(residual)
-    # log cosh(e) = |e| + log(1 + e^{-2|e|}) - log 2: cosh itself overflows at |e| ~ 89 in float32.
-    loss = magnitude + softplus(xp, -2.0 * magnitude) - _LOG2
+    # Far from 0: log cosh(e) = |e| + log(1 + e^{-2|e|}) - log 2, because cosh itself overflows
+    # at |e| ~ 89 in float32. Near 0 that difference cancels (a residual of 1e-4 gives 0 in
+    # float32), so there log cosh(e) = log1p(2 sinh(e/2)^2), exact to rounding. The near branch
+    # sees a clipped residual so that neither branch can overflow (an inf in the unused branch
+    # of a where() still poisons autograd).
+    half = xp.clip(residual, min=-1.0, max=1.0) * 0.5
+    sinh_half = xp.sinh(half)
+    near = xp.log1p(2.0 * sinh_half * sinh_half)
+    far = magnitude + softplus(xp, -2.0 * magnitude) - _LOG2
+    loss = xp.where(magnitude < 1.0, near, far)
     return KernelResult(loss, xp.tanh(residual) if with_grad else None)
 
 
