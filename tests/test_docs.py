@@ -14,7 +14,7 @@ from losskit import conformance, docgen
 from losskit.advisor import RULES
 
 REPO = Path(__file__).resolve().parents[1]
-HAND_WRITTEN_PAGES = ["index.md", "getting-started.md", "reductions.md"]
+HAND_WRITTEN_PAGES = ["index.md", "getting-started.md", "reductions.md", "lab.md", "training-loops.md"]
 
 
 # ------------------------------------------------------------------------------ loss pages
@@ -175,7 +175,7 @@ def _python_blocks(page: str) -> list[str]:
     return re.findall(r"```python\n(.*?)```", (REPO / "docs" / page).read_text(), flags=re.S)
 
 
-@pytest.mark.parametrize("page", ["getting-started.md", "reductions.md"])
+@pytest.mark.parametrize("page", ["getting-started.md", "reductions.md", "lab.md", "training-loops.md"])
 def test_code_examples_of_the_hand_written_pages_run(page):
     blocks = _python_blocks(page)
     assert blocks
