@@ -219,7 +219,8 @@ def test_target_gradient_flows_when_the_target_requires_grad():
     (lkt.LogCosh(), lambda: torch.randn(16)),
     (lkt.SparseSoftmaxCrossEntropy(label_smoothing=0.1), lambda: torch.randint(0, 5, (16,))),
     (lkt.KLDivergenceWithLogits(), lambda: torch.rand(16, 5).softmax(-1)),
-], ids=["pointwise", "sparse-class-axis", "dense-class-axis"])
+    (lkt.SigmoidCrossEntropy(pos_weight=2.0), lambda: (torch.rand(16) < 0.5).float()),
+], ids=["pointwise", "sparse-class-axis", "dense-class-axis", "torch-specialised-kernel"])
 def test_module_runs_under_torch_compile(module, make_target):
     target = make_target()
     input = torch.randn(*(target.shape if target.ndim and target.is_floating_point() else (16, 5)))
@@ -277,3 +278,83 @@ def test_a_training_step_reduces_the_loss():
         optimizer.step()
         losses.append(loss.item())
     assert losses[-1] < 0.7 * losses[0]
+
+
+# ------------------------------------------------------------ torch-specialised kernels (speed)
+#
+# losskit.torch computes some losses with a torch-specific kernel (lkt._TORCH_KERNELS) instead of
+# the catalog's array-API kernel. These tests pin each one to its catalog kernel: the module
+# tests above cover random inputs, every reduction and sample weights; these cover the edge
+# cases where the formulas are most likely to differ (infinite logits, probabilities 0 and 1,
+# rates near 0, zero targets, ignored positions).
+
+_INF = float("inf")
+
+
+def _edge_cases():
+    f64 = dict(dtype=torch.float64)
+    logits = torch.tensor([-_INF, -_INF, _INF, _INF, 0.0, 40.0, -40.0, 800.0, -800.0, 1e-3], **f64)
+    soft_labels = torch.tensor([0.0, 1.0, 0.0, 1.0, 0.5, 0.0, 1.0, 0.3, 0.7, 1.0], **f64)
+    binary_labels = torch.tensor([0.0, 1.0, 0.0, 1.0, 1.0, 0.0, 1.0, 1.0, 0.0, 1.0], **f64)
+    yield "sigmoid_cross_entropy", soft_labels, logits, {}
+    yield "sigmoid_cross_entropy", binary_labels, logits, {"pos_weight": 2.5}
+    yield "sigmoid_cross_entropy", soft_labels, logits, {"pos_weight": 0.0, "label_smoothing": 0.1}
+    yield "logistic", binary_labels, logits, {}
+    yield "logistic", 2 * binary_labels - 1, logits, {}
+    rates = torch.tensor([0.0, 1e-300, 1e-13, 1e-12, 1e-6, 1.0, 1e6, _INF], **f64)
+    yield "poisson", torch.tensor([0.0, 3.0, 1.0, 0.0, 2.0, 0.0, 5.0, 0.0], **f64), rates, {}
+    probabilities = torch.tensor([[0.0, 0.0, 1.0], [1.0, 0.0, 0.0], [0.2, 0.3, 0.5], [1e-300, 0.5, 0.5]], **f64)
+    labels = torch.tensor([0, 2, 1, 0])
+    class_weight = torch.tensor([2.0, 0.5, 1.0], **f64)
+    yield "sparse_categorical_cross_entropy", labels, probabilities, {}
+    yield "sparse_categorical_cross_entropy", labels, probabilities, {"class_weight": class_weight}
+    yield "sparse_categorical_cross_entropy", torch.tensor([0, -100, 1, -100]), probabilities, {"ignore_index": -100}
+    yield "sparse_categorical_cross_entropy", labels, probabilities, {"label_smoothing": 0.2, "class_weight": class_weight}
+    targets = torch.tensor([[0.0, 0.5, 0.5], [1.0, 0.0, 0.0], [0.2, 0.3, 0.5], [0.0, 0.0, 1.0]], **f64)
+    yield "kl_divergence", targets, probabilities, {}
+    masked_logits = torch.tensor([[-_INF, 1.0, 2.0], [300.0, -300.0, 0.0], [0.0, 0.0, 0.0], [-_INF, -_INF, 5.0]], **f64)
+    yield "kl_divergence_with_logits", targets, masked_logits, {}
+
+
+def _with_defaults(loss, params):
+    return {**loss.defaults, **params}
+
+
+@pytest.mark.parametrize("name", sorted(lkt._TORCH_KERNELS))
+def test_every_torch_kernel_has_edge_cases(name):
+    assert name in {case[0] for case in _edge_cases()}
+
+
+@pytest.mark.parametrize("name, y_true, y_pred, params", list(_edge_cases()), ids=lambda v: v if isinstance(v, str) else "")
+def test_torch_kernel_equals_catalog_kernel_at_edge_cases(name, y_true, y_pred, params):
+    loss = lk.get(name)
+    arguments = _with_defaults(loss, {k: torch.tensor(v, dtype=torch.float64) if isinstance(v, float) and k == "pos_weight" else v
+                                      for k, v in params.items()})
+    ours = lkt._TORCH_KERNELS[name](lkt.xp_torch, y_true, y_pred, with_grad=True, **arguments)
+    expected = loss.kernel(lkt.xp_torch, y_true, y_pred, with_grad=True, **arguments)
+    for got, want in zip(ours, expected):
+        if want is None:
+            assert got is None
+        else:
+            torch.testing.assert_close(got, want, rtol=1e-12, atol=0.0, equal_nan=True)
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("name, y_true, y_pred, params", list(_edge_cases()), ids=lambda v: v if isinstance(v, str) else "")
+def test_module_equals_functional_at_edge_cases(name, y_true, y_pred, params, reduction):
+    loss = lk.get(name)
+    input = y_pred.clone().requires_grad_(True)
+    value = lkt.get_module(name, reduction=reduction, **params).to(torch.float64)(input, y_true)
+    value.sum().backward()
+    with lk.value_checks(False):
+        expected_value, expected_grad = loss.value_and_grad(y_true, y_pred, reduction=reduction, **params)
+    torch.testing.assert_close(value.detach(), expected_value, rtol=1e-12, atol=0.0, equal_nan=True)
+    torch.testing.assert_close(input.grad, expected_grad, rtol=1e-12, atol=0.0, equal_nan=True)
+
+
+def test_infinite_logit_costs_zero_on_its_label_and_inf_on_the_other():
+    logits = torch.tensor([-_INF, -_INF, _INF, _INF], requires_grad=True)
+    value = lkt.SigmoidCrossEntropy(reduction="none")(logits, torch.tensor([0.0, 1.0, 0.0, 1.0]))
+    value.sum().backward()
+    assert value.tolist() == [0.0, _INF, _INF, 0.0]
+    assert logits.grad.tolist() == [0.0, -1.0, 1.0, 0.0]
