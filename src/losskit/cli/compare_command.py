@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import sys
+import warnings
 from pathlib import Path
 from typing import Any, List, Optional
 
@@ -77,31 +78,35 @@ def compare(
     from losskit import lab
 
     try:
-        result = lab.compare(
-            dataset=dataset,
-            csv=None if csv is None else str(csv),
-            target=target,
-            task=task,
-            losses=_split_losses(losses),
-            params=list(param or []),
-            model=model,
-            epochs=epochs,
-            seeds=_parse_seeds(seeds),
-            outliers=outliers,
-            label_noise=label_noise,
-            imbalance=imbalance,
-            jobs=jobs,
-            backend=backend,
-            ray_address=ray_address,
-            device=device,
-            out=str(out),
-            batch_size=batch_size,
-            learning_rate=learning_rate,
-            patience=patience,
-            progress=not no_progress,  # drawn on stderr: stdout stays clean for --json
-            report=True,
-            metric=metric,
-        )
+        # The lab's warnings (a poor loss/task pairing) come back in result.warnings and are
+        # printed once, under the table; Python's own copy with a source line would repeat them.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            result = lab.compare(
+                dataset=dataset,
+                csv=None if csv is None else str(csv),
+                target=target,
+                task=task,
+                losses=_split_losses(losses),
+                params=list(param or []),
+                model=model,
+                epochs=epochs,
+                seeds=_parse_seeds(seeds),
+                outliers=outliers,
+                label_noise=label_noise,
+                imbalance=imbalance,
+                jobs=jobs,
+                backend=backend,
+                ray_address=ray_address,
+                device=device,
+                out=str(out),
+                batch_size=batch_size,
+                learning_rate=learning_rate,
+                patience=patience,
+                progress=not no_progress,  # drawn on stderr: stdout stays clean for --json
+                report=True,
+                metric=metric,
+            )
     except KeyboardInterrupt:
         # Finished runs are already in the store (each is committed as it ends): say how to
         # resume, and exit with the shell's status for Ctrl-C.
