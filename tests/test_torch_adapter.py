@@ -358,3 +358,63 @@ def test_infinite_logit_costs_zero_on_its_label_and_inf_on_the_other():
     value.sum().backward()
     assert value.tolist() == [0.0, _INF, _INF, 0.0]
     assert logits.grad.tolist() == [0.0, -1.0, 1.0, 0.0]
+
+
+# ------------------------------------------------------- small inputs: plain autograd (speed)
+#
+# At or below lkt._SMALL_NUMEL elements some losses are computed by a plain torch expression
+# differentiated by autograd (lkt._SMALL_EXPRESSIONS) instead of the analytic Function. These
+# tests pin that path to the functional loss; the edge cases above already run through it, as
+# they are small.
+
+def _small_expression_cases():
+    gen = torch.Generator().manual_seed(3)
+    f64 = dict(dtype=torch.float64)
+    rates = torch.rand(6, 5, generator=gen, **f64) * 3 + 0.05
+    counts = torch.poisson(torch.full((6, 5), 2.0, **f64), generator=gen)
+    yield "poisson", counts, rates
+    yield "poisson", torch.tensor([0.0, 3.0, 1.0, 0.0, 2.0, 4.0], **f64), torch.tensor([0.0, 1e-300, 1e-13, 1e-12, 7e-13, _INF], **f64)
+    logits = torch.randn(6, 5, generator=gen, **f64) * 4
+    yield "logistic", (torch.rand(6, 5, generator=gen) < 0.5).double(), logits
+    yield "logistic", torch.randint(0, 2, (6, 5), generator=gen).double() * 2 - 1, logits
+    yield "logistic", torch.tensor([0.0, 1.0, 0.0, 1.0, 1.0, 0.0], **f64), torch.tensor([-_INF, -_INF, _INF, _INF, 800.0, 0.0], **f64)
+
+
+def test_every_small_expression_has_cases():
+    assert set(lkt._SMALL_EXPRESSIONS) == {case[0] for case in _small_expression_cases()}
+
+
+@pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "weighted"])
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("name, y_true, y_pred", list(_small_expression_cases()), ids=lambda v: v if isinstance(v, str) else "")
+def test_small_expression_equals_functional_value_and_gradient(name, y_true, y_pred, reduction, weighted):
+    assert y_pred.numel() <= lkt._SMALL_NUMEL
+    loss = lk.get(name)
+    weight = torch.linspace(0.0, 2.0, y_pred.numel(), dtype=torch.float64).reshape(y_pred.shape) if weighted else None
+    input = y_pred.clone().requires_grad_(True)
+    value = lkt.get_module(name, reduction=reduction)(input, y_true, weight)
+    value.sum().backward()
+    with lk.value_checks(False):
+        expected_value, expected_grad = loss.value_and_grad(y_true, y_pred, sample_weight=weight, reduction=reduction)
+    torch.testing.assert_close(value.detach(), expected_value, rtol=1e-12, atol=0.0, equal_nan=True)
+    torch.testing.assert_close(input.grad, expected_grad, rtol=1e-12, atol=0.0, equal_nan=True)
+
+
+@pytest.mark.parametrize("name", sorted(lkt._SMALL_EXPRESSIONS))
+def test_small_expression_and_analytic_function_agree_across_the_size_threshold(name, monkeypatch):
+    loss = lk.get(name)
+    case = make_case(loss, shapes(loss)[0])
+    results = []
+    for threshold in (lkt._SMALL_NUMEL, -1):  # the expression, then the Function
+        monkeypatch.setattr(lkt, "_SMALL_NUMEL", threshold)
+        input = _tensor(case.y_pred).requires_grad_(True)
+        value = lkt.get_module(name)(input, _tensor(case.y_true))
+        value.backward()
+        results.append((value.detach(), input.grad))
+    torch.testing.assert_close(results[0], results[1], rtol=1e-12, atol=0.0)
+
+
+def test_poisson_rate_below_the_floor_keeps_the_straight_through_gradient():
+    rates = torch.tensor([0.0, 1e-300, 1e-13], dtype=torch.float64, requires_grad=True)
+    lkt.Poisson(reduction="sum")(rates, torch.full((3,), 2.0, dtype=torch.float64)).backward()
+    torch.testing.assert_close(rates.grad, torch.full((3,), 1.0 - 2.0 / 1e-12, dtype=torch.float64), rtol=1e-12, atol=0.0)

@@ -243,6 +243,57 @@ _TORCH_KERNELS: dict[str, Callable[..., KernelResult]] = {
 }
 
 
+# ------------------------------------------------------------- small inputs: plain autograd
+#
+# A custom autograd.Function has a fixed price per call (its Python forward and backward, the
+# ctx) that dominates at batch sizes of a few dozen elements, where each torch op costs a few
+# microseconds whatever its size. For the losses below, a short torch expression has exactly the
+# catalog's value and, through autograd, exactly its analytic gradient, including the floored
+# and infinite edge cases; at or below _SMALL_NUMEL elements the module evaluates that
+# expression instead of the Function. Above it, autograd's saved intermediates make the
+# Function cheaper again. Measured on CPU (batch 32, forward + backward): poisson 1.5x -> 1.0x
+# and logistic 2.0x -> 1.0x the time of their PyTorch twins. The other torch-specialised losses
+# have no expression shorter than their analytic kernel (their floored gradients or masked
+# terms need extra ops under autograd), so they keep the Function at every size.
+
+_SMALL_NUMEL = 4096
+
+
+def _poisson_expression(y_true: torch.Tensor, y_pred: torch.Tensor) -> torch.Tensor:
+    # regression._poisson. The rate floor must be straight-through: below GRAD_DENOMINATOR_FLOOR
+    # the catalog's gradient is 1 - y / floor, but clamp_min's backward would zero the log
+    # term's. Adding the detached gap to the floor leaves the value at the floor (to one ulp)
+    # and the derivative at 1; above the floor the gap is exactly 0. xlogy is 0 at a zero count,
+    # in value and in gradient, as the catalog's where(y > 0, ...).
+    gap_to_floor = torch.rsub(y_pred.detach(), GRAD_DENOMINATOR_FLOOR).clamp_min_(0.0)
+    return y_pred - torch.xlogy(y_true, y_pred + gap_to_floor)
+
+
+def _logistic_expression(y_true: torch.Tensor, y_pred: torch.Tensor) -> torch.Tensor:
+    # binary._logistic: softplus(-sign * x) = logaddexp(-sign * x, 0), whose autograd derivative
+    # 1 / (1 + e^{sign x}) is the catalog's sigmoid(-margin), 0 or 1 at infinite margins.
+    all_zero_one = ((y_true == 0.0) | (y_true == 1.0)).all()
+    negative_sign = torch.where(all_zero_one, torch.rsub(y_true, 1.0, alpha=2.0), -y_true)  # -(2y - 1), or -y
+    return torch.logaddexp(negative_sign * y_pred, y_pred.new_zeros(()))
+
+
+_SMALL_EXPRESSIONS: dict[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = {
+    "poisson": _poisson_expression,
+    "logistic": _logistic_expression,
+}
+
+
+def _reduce_expression(loss: Loss, elementwise: torch.Tensor, weight: torch.Tensor | None, reduction: str) -> torch.Tensor:
+    """Reduce an autograd loss tensor as _compute_value_and_grad reduces the analytic one."""
+    if reduction != "none" and weight is None and not loss.root:
+        # mean() is sum / size in one autograd node; a mean over nothing is 0 in the catalog.
+        if reduction == "sum" or elementwise.numel() == 0:
+            return elementwise.sum()
+        return elementwise.mean()
+    value, _ = reduce(xp_torch, elementwise, None, None, weight, reduction, class_axis=False, root=loss.root)
+    return value
+
+
 # --------------------------------------------------------------------- native PyTorch kernels
 #
 # Measured on CPU (benchmarks/results-cpu.md) and chosen per loss: PyTorch's fused ATen kernels
@@ -359,6 +410,7 @@ class LossModule(nn.Module):
             self.register_buffer(name, None if value is None else torch.as_tensor(value, dtype=torch.get_default_dtype()))
         self._native = _NATIVE.get(loss.name) if self.use_native else None
         self._kernel = _TORCH_KERNELS.get(loss.name, loss.kernel)
+        self._small_expression = _SMALL_EXPRESSIONS.get(loss.name)
 
     @property
     def params(self) -> dict[str, Any]:
@@ -411,6 +463,9 @@ class LossModule(nn.Module):
             native_value = self._native(_NativeView(self, params), compute_input, target)
             if native_value is not None:
                 return native_value if native_value.dtype == out_dtype else native_value.to(out_dtype)
+        if self._small_expression is not None and compute_input.numel() <= _SMALL_NUMEL:
+            value = _reduce_expression(loss, self._small_expression(target, compute_input), weight, self.reduction)
+            return value if value.dtype == out_dtype else value.to(out_dtype)
         return _AnalyticLoss.apply(compute_input, target, weight, self._kernel, loss, params, self.reduction, out_dtype)
 
     # ----------------------------------------------------------------------------- helpers
