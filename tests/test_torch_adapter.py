@@ -378,6 +378,17 @@ def _small_expression_cases():
     yield "logistic", (torch.rand(6, 5, generator=gen) < 0.5).double(), logits
     yield "logistic", torch.randint(0, 2, (6, 5), generator=gen).double() * 2 - 1, logits
     yield "logistic", torch.tensor([0.0, 1.0, 0.0, 1.0, 1.0, 0.0], **f64), torch.tensor([-_INF, -_INF, _INF, _INF, 800.0, 0.0], **f64)
+    edge_labels = torch.tensor([0.0, 1.0, 0.0, 1.0, 1.0, 0.0, 0.3], **f64)
+    edge_logits = torch.tensor([-_INF, -_INF, _INF, _INF, 800.0, -800.0, 0.0], **f64)
+    for params in ({}, {"pos_weight": 2.5}, {"label_smoothing": 0.1}, {"pos_weight": 0.0, "label_smoothing": 0.2}):
+        yield "sigmoid_cross_entropy", (torch.rand(6, 5, generator=gen) < 0.5).double(), logits, params
+        yield "sigmoid_cross_entropy", torch.rand(6, 5, generator=gen, **f64), logits, params
+        yield "sigmoid_cross_entropy", edge_labels, edge_logits, params
+
+
+def _small_cases_with_params():
+    for case in _small_expression_cases():
+        yield case if len(case) == 4 else (*case, {})
 
 
 def test_every_small_expression_has_cases():
@@ -386,16 +397,19 @@ def test_every_small_expression_has_cases():
 
 @pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "weighted"])
 @pytest.mark.parametrize("reduction", REDUCTIONS)
-@pytest.mark.parametrize("name, y_true, y_pred", list(_small_expression_cases()), ids=lambda v: v if isinstance(v, str) else "")
-def test_small_expression_equals_functional_value_and_gradient(name, y_true, y_pred, reduction, weighted):
+@pytest.mark.parametrize("name, y_true, y_pred, params", list(_small_cases_with_params()),
+                         ids=lambda v: v if isinstance(v, str) else "")
+def test_small_expression_equals_functional_value_and_gradient(name, y_true, y_pred, params, reduction, weighted):
     assert y_pred.numel() <= lkt._SMALL_NUMEL
     loss = lk.get(name)
     weight = torch.linspace(0.0, 2.0, y_pred.numel(), dtype=torch.float64).reshape(y_pred.shape) if weighted else None
     input = y_pred.clone().requires_grad_(True)
-    value = lkt.get_module(name, reduction=reduction)(input, y_true, weight)
+    value = lkt.get_module(name, reduction=reduction, **params)(input, y_true, weight)
     value.sum().backward()
     with lk.value_checks(False):
-        expected_value, expected_grad = loss.value_and_grad(y_true, y_pred, sample_weight=weight, reduction=reduction)
+        expected_value, expected_grad = loss.value_and_grad(
+            y_true, y_pred, sample_weight=weight, reduction=reduction, **params
+        )
     torch.testing.assert_close(value.detach(), expected_value, rtol=1e-12, atol=0.0, equal_nan=True)
     torch.testing.assert_close(input.grad, expected_grad, rtol=1e-12, atol=0.0, equal_nan=True)
 

@@ -251,8 +251,8 @@ _TORCH_KERNELS: dict[str, Callable[..., KernelResult]] = {
 # catalog's value and, through autograd, exactly its analytic gradient, including the floored
 # and infinite edge cases; at or below _SMALL_NUMEL elements the module evaluates that
 # expression instead of the Function. Above it, autograd's saved intermediates make the
-# Function cheaper again. Measured on CPU (batch 32, forward + backward): poisson 1.5x -> 1.0x
-# and logistic 2.0x -> 1.0x the time of their PyTorch twins. The other torch-specialised losses
+# Function cheaper again. Measured on CPU (batch 32, forward + backward): poisson 1.5x -> 1.0x,
+# logistic 2.0x -> 1.7x and sigmoid_cross_entropy 4.1x -> 3.1x the time of their PyTorch twins. The other torch-specialised losses
 # have no expression shorter than their analytic kernel (their floored gradients or masked
 # terms need extra ops under autograd), so they keep the Function at every size.
 
@@ -277,9 +277,23 @@ def _logistic_expression(y_true: torch.Tensor, y_pred: torch.Tensor) -> torch.Te
     return torch.logaddexp(negative_sign * y_pred, y_pred.new_zeros(()))
 
 
-_SMALL_EXPRESSIONS: dict[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = {
-    "poisson": _poisson_expression,
-    "logistic": _logistic_expression,
+def _sigmoid_cross_entropy_expression(y_true: torch.Tensor, logits: torch.Tensor, params: dict[str, Any]) -> torch.Tensor:
+    # binary._sigmoid_cross_entropy, term for term: softplus as logaddexp(., 0), whose autograd
+    # derivative is the catalog's sigmoid, and each term masked before it is weighted so that an
+    # infinite logit on the label it predicts costs 0 (value and gradient) instead of 0 * inf.
+    target = _smooth_binary(y_true, params["label_smoothing"])
+    positive_weight = target if params["pos_weight"] is None else params["pos_weight"] * target
+    negative_weight = 1.0 - target
+    zero = logits.new_zeros(())
+    positive_term = torch.where(positive_weight > 0, torch.logaddexp(-logits, zero), zero)
+    negative_term = torch.where(negative_weight > 0, torch.logaddexp(logits, zero), zero)
+    return positive_weight * positive_term + negative_weight * negative_term
+
+
+_SMALL_EXPRESSIONS: dict[str, Callable[[torch.Tensor, torch.Tensor, dict[str, Any]], torch.Tensor]] = {
+    "poisson": lambda y_true, y_pred, params: _poisson_expression(y_true, y_pred),
+    "logistic": lambda y_true, y_pred, params: _logistic_expression(y_true, y_pred),
+    "sigmoid_cross_entropy": _sigmoid_cross_entropy_expression,
 }
 
 
@@ -464,7 +478,7 @@ class LossModule(nn.Module):
             if native_value is not None:
                 return native_value if native_value.dtype == out_dtype else native_value.to(out_dtype)
         if self._small_expression is not None and compute_input.numel() <= _SMALL_NUMEL:
-            value = _reduce_expression(loss, self._small_expression(target, compute_input), weight, self.reduction)
+            value = _reduce_expression(loss, self._small_expression(target, compute_input, params), weight, self.reduction)
             return value if value.dtype == out_dtype else value.to(out_dtype)
         return _AnalyticLoss.apply(compute_input, target, weight, self._kernel, loss, params, self.reduction, out_dtype)
 
