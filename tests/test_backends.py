@@ -325,3 +325,24 @@ def test_narrow_probability_rows_pass_the_sum_check_at_their_own_precision():
     assert float((narrow.float().sum(-1) - 1).abs().max()) > math.sqrt(np.finfo(np.float32).eps)
     value = lk.sparse_categorical_cross_entropy(torch.zeros(64, dtype=torch.int64), narrow)
     assert value.dtype == torch.bfloat16 and bool(torch.isfinite(value))
+
+
+@pytest.mark.parametrize(
+    "name, y_true, y_pred",
+    [
+        ("binary_cross_entropy", [True, False], [0.75, 0.25]),
+        ("hinge", [True, False], [0.5, -0.5]),
+        ("softmax_cross_entropy", [[True, False]], [[0.5, 0.25]]),
+        ("mean_squared_logarithmic_error", [1, 2], [1, 3]),
+        ("poisson", [1, 2], [1, 3]),
+    ],
+)
+def test_bool_and_integer_inputs_are_checked_and_computed_on_array_api_strict(name, y_true, y_pred):
+    # array-api-strict refuses comparisons of bool arrays with numbers, so value checks must see
+    # the inputs as floats, exactly as the kernel does.
+    import array_api_strict as xs
+
+    loss = lk.get(name)
+    strict = float(loss(xs.asarray(y_true), xs.asarray(y_pred)))
+    expected = float(loss(np.asarray(y_true, dtype=np.float64), np.asarray(y_pred, dtype=np.float64)))
+    assert strict == pytest.approx(expected, rel=1e-12)

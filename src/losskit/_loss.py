@@ -11,7 +11,7 @@ from typing import Any, Callable, NamedTuple
 import numpy as np
 
 from . import _validation as V
-from ._array import Namespace, as_array, floating_dtypes, is_concrete, is_integral, namespace_of
+from ._array import Namespace, as_array, floating_dtypes, is_concrete, is_floating, is_integral, namespace_of
 from ._reduction import REDUCTIONS, check_reduction, reduce
 
 TASKS = ("regression", "binary", "multiclass")
@@ -214,6 +214,10 @@ class Loss:
                     )
             loss_shape = tuple(y_pred.shape[:-1])
 
+        # Values are checked as given, so tolerances (rows summing to 1) follow the caller's
+        # precision: a bfloat16 softmax row is off by up to 2^-8, beyond float32's tolerance.
+        given_pred = y_pred if is_floating(xp, y_pred) else xp.astype(y_pred, out_dtype)
+        given_true = y_true if self.kind == "sparse" or is_floating(xp, y_true) else xp.astype(y_true, out_dtype)
         y_pred = xp.astype(y_pred, compute_dtype) if y_pred.dtype != compute_dtype else y_pred
         if self.kind != "sparse" and y_true.dtype != compute_dtype:
             y_true = xp.astype(y_true, compute_dtype)
@@ -228,11 +232,7 @@ class Loss:
             V.Domain(0.0, description="non-negative").check(xp, weight, "sample_weight")
 
         if self.check_inputs is not None:
-            # Values are checked in the caller's dtype, so tolerances (rows summing to 1) follow its
-            # precision: a bfloat16 softmax row is off by up to 2^-8, beyond float32's tolerance.
-            narrow = compute_dtype != out_dtype
-            checked_true = xp.astype(y_true, out_dtype) if narrow and self.kind != "sparse" else y_true
-            self.check_inputs(xp, checked_true, xp.astype(y_pred, out_dtype) if narrow else y_pred, params)
+            self.check_inputs(xp, given_true, given_pred, params)
 
         result = self.kernel(xp, y_true, y_pred, with_grad=with_grad, **params)
         value, gradient = reduce(
