@@ -312,6 +312,11 @@ def _edge_cases():
     yield "sparse_categorical_cross_entropy", labels, probabilities, {"label_smoothing": 0.2, "class_weight": class_weight}
     targets = torch.tensor([[0.0, 0.5, 0.5], [1.0, 0.0, 0.0], [0.2, 0.3, 0.5], [0.0, 0.0, 1.0]], **f64)
     yield "kl_divergence", targets, probabilities, {}
+    yield "categorical_cross_entropy", targets, probabilities, {}
+    yield "categorical_cross_entropy", targets, probabilities, {"class_weight": class_weight}
+    yield "categorical_cross_entropy", targets, probabilities, {"label_smoothing": 0.2, "class_weight": class_weight}
+    nan_row = torch.tensor([[0.0, 1.0, 0.0], [float("nan"), 0.5, 0.5]], **f64)
+    yield "categorical_cross_entropy", torch.tensor([[0.0, 1.0, 0.0], [0.0, 0.0, 1.0]], **f64), nan_row, {}
     masked_logits = torch.tensor([[-_INF, 1.0, 2.0], [300.0, -300.0, 0.0], [0.0, 0.0, 0.0], [-_INF, -_INF, 5.0]], **f64)
     yield "kl_divergence_with_logits", targets, masked_logits, {}
 

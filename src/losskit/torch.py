@@ -233,7 +233,22 @@ def _torch_kl_divergence_with_logits(xp, y_true, logits, *, with_grad):
     return KernelResult(terms.sum(-1), grad)
 
 
+def _torch_categorical_cross_entropy(xp, y_true, y_pred, *, label_smoothing, class_weight, with_grad):
+    # multiclass._categorical_cross_entropy: -sum_c w_c t'_c log p_c with the floored log; a
+    # class whose target weight is 0 contributes 0 even where its log is NaN.
+    smoothed = y_true
+    if label_smoothing:
+        smoothed = y_true * (1.0 - label_smoothing) + label_smoothing / y_true.shape[-1]
+    weighted = smoothed if class_weight is None else smoothed * class_weight
+    log_probs = _torch_clamped_log(y_pred).masked_fill_(~(weighted > 0), 0.0)
+    loss = log_probs.mul_(weighted).sum(-1).neg_()
+    norm = None if class_weight is None else (y_true * class_weight).sum(-1)
+    grad = torch.div(weighted, y_pred.clamp_min(GRAD_DENOMINATOR_FLOOR)).neg_() if with_grad else None
+    return KernelResult(loss, grad, norm)
+
+
 _TORCH_KERNELS: dict[str, Callable[..., KernelResult]] = {
+    "categorical_cross_entropy": _torch_categorical_cross_entropy,
     "poisson": _torch_poisson,
     "logistic": _torch_logistic,
     "sigmoid_cross_entropy": _torch_sigmoid_cross_entropy,
