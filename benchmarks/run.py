@@ -2,9 +2,13 @@
 
 One command, one Markdown table::
 
-    python -m benchmarks.run --size small --out benchmarks/results-cpu.md
-    python -m benchmarks.run --size large            # 10^7 elements; 8192 x C logits
+    python -m benchmarks.run --size small --size large --out benchmarks/results-cpu.md --readme README.md
+    python -m benchmarks.run --size large            # 10^7 elements; 8192 x 32000 logits
     python -m benchmarks.run --size smoke            # seconds; what CI runs
+
+The file starts with a summary that checks each measured ratio against the targets below; with
+``--readme`` the summary also replaces the block between ``<!-- benchmark-summary:start -->`` and
+``<!-- benchmark-summary:end -->`` in the README.
 
 Method: every measurement warms up (compilation, caches), then times ``repeats`` calls and keeps
 the median; each ratio divides by a reference measured in the same process just before, so the
@@ -49,7 +53,7 @@ SIZES = {
     # name: (pointwise elements, (rows, classes) for losses over a class axis, repeats)
     "smoke": (256, (16, 8), 1),
     "small": (32, (32, 10), 200),
-    "large": (10**7, (8192, 4096), 3),
+    "large": (10**7, (8192, 32000), 3),
 }
 
 
@@ -65,6 +69,7 @@ class Row:
     memory_mb: float | None = None
     reference_memory_mb: float | None = None
     note: str = ""
+    bandwidth_ms: float | None = None  # NumPy rows: the time to copy the inputs once
 
     @property
     def ratio(self) -> float | None:
@@ -188,13 +193,14 @@ def bench_numpy(loss: lk.Loss, config: Config) -> list[Row]:
     with lk.value_checks(False):
         generic = lambda: loss.value_and_grad(y_true, y_pred, reduction=reduction)  # noqa: E731
         rows.append(Row(loss.name, "numpy", f"value_and_grad ({reduction})", None, median_time(generic, config.repeats),
-                        ref_name, ref_ms, _peak_mb(generic), ref_mem, note))
+                        ref_name, ref_ms, _peak_mb(generic), ref_mem, note, bandwidth_ms))
     # The smoke size skips the fused kernels: compiling them takes seconds per loss.
     if loss.name in _fast.fused_losses() and _fast.numba_available() and config.size != "smoke":
         for fused_reduction in ("none", "mean"):
             fused = lambda r=fused_reduction: _fast.value_and_grad_numpy(loss, y_true, y_pred, reduction=r)  # noqa: E731
             rows.append(Row(loss.name, "numpy", f"fused ({fused_reduction}, numba)", None,
-                            median_time(fused, config.repeats), ref_name, ref_ms, _peak_mb(fused), ref_mem, note))
+                            median_time(fused, config.repeats), ref_name, ref_ms, _peak_mb(fused), ref_mem, note,
+                            bandwidth_ms))
     return rows
 
 
@@ -358,7 +364,7 @@ def _available(module: str) -> bool:
 
 
 def run(size: str, losses: list[str] | None = None, backends: tuple[str, ...] = ("numpy", "torch", "jax"),
-        classes: int | None = None) -> str:
+        classes: int | None = None) -> tuple[Config, list[Row]]:
     pointwise, (rows_n, classes_n), repeats = SIZES[size]
     config = Config(size, repeats, pointwise, rows_n, classes or classes_n)
     selected = [lk.get(name) for name in losses] if losses else lk.catalog()
@@ -378,9 +384,14 @@ def run(size: str, losses: list[str] | None = None, backends: tuple[str, ...] = 
                 rows += bench_torch(loss, config, device)
         if "jax" in backends and _available("jax"):
             rows += bench_jax(loss, config)
-        print(f"  {loss.name}: done", file=sys.stderr, flush=True)
+        gc.collect()
+        print(f"  {size} {loss.name}: done", file=sys.stderr, flush=True)
+    return config, rows
+
+
+def section(config: Config, rows: list[Row]) -> str:
     header = (
-        f"## losskit benchmark: size={size} (pointwise {config.pointwise} elements, class axis "
+        f"## losskit benchmark: size={config.size} (pointwise {config.pointwise} elements, class axis "
         f"{config.rows} x {config.classes}), median of {config.repeats}\n\n"
         f"Machine: {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}, "
         f"NumPy {np.__version__}. Ratio = total / reference (below 1: losskit faster). Reduction 'mean' "
@@ -390,21 +401,111 @@ def run(size: str, losses: list[str] | None = None, backends: tuple[str, ...] = 
     return to_markdown(config, rows, header)
 
 
+# --------------------------------------------------------------------------------- targets
+#
+# The targets of the performance issue, checked on the measured rows. The PyTorch targets apply
+# where PyTorch has a native twin; the NumPy ones where scikit-learn has a compiled routine.
+# "value_and_grad" is what a user calls (large NumPy inputs take the fused kernels through it).
+
+SMALL_OVERHEAD_TARGET = 1.5  # batch 32: at most 1.5x the native call
+TORCH_LARGE_TARGET = 1.0  # no slower than the native loss
+SKLEARN_LARGE_TARGET = 0.5  # at least twice as fast as sklearn._loss
+BANDWIDTH_TARGET = 2.0  # within 2x of copying the inputs once
+
+
+def _cell(value: float | None, target: float) -> str:
+    if value is None:
+        return ""
+    return f"{value:.2g} {'yes' if value <= target else '**no**'}"
+
+
+def summary(results: list[tuple[Config, list[Row]]]) -> str:
+    """One row per loss with a reference: each measured ratio against its target (yes / no)."""
+    columns: list[tuple[str, Callable[[dict[tuple[str, str], list[Row]]], float | None], float]] = []
+    by_size = {config.size: rows for config, rows in results}
+
+    def lookup(size: str, backend: str, implementation: str, measure: Callable[[Row], float | None]):
+        def get(table: dict[tuple[str, str], list[Row]]) -> float | None:
+            for row in table.get((size, backend), []):
+                if row.implementation == implementation:
+                    return measure(row)
+            return None
+        return get
+
+    def memory_ratio(row: Row) -> float | None:
+        if row.memory_mb is None or row.reference_memory_mb is None or not row.reference:
+            return None
+        return row.memory_mb / row.reference_memory_mb if row.reference_memory_mb else (0.0 if row.memory_mb == 0 else float("inf"))
+
+    def copy_ratio(row: Row) -> float | None:
+        return row.total_ms / row.bandwidth_ms if row.total_ms and row.bandwidth_ms else None
+
+    for size in by_size:
+        large = size == "large"
+        torch_target = TORCH_LARGE_TARGET if large else SMALL_OVERHEAD_TARGET
+        columns.append((f"PyTorch vs native, {size} (target {torch_target:g})",
+                        lookup(size, "torch-cpu", "module fwd+bwd", lambda r: r.ratio), torch_target))
+        if large:
+            columns.append((f"PyTorch autograd memory vs native, {size} (target 1)",
+                            lookup(size, "torch-cpu", "module fwd+bwd", memory_ratio), 1.0))
+        numpy_target = SKLEARN_LARGE_TARGET if large else SMALL_OVERHEAD_TARGET
+        columns.append((f"NumPy value_and_grad vs scikit-learn, {size} (target {numpy_target:g})",
+                        lookup(size, "numpy", "value_and_grad (none)", lambda r: r.ratio), numpy_target))
+        if large:
+            columns.append((f"NumPy value_and_grad vs copying the inputs, {size} (target {BANDWIDTH_TARGET:g})",
+                            lookup(size, "numpy", "value_and_grad (none)", copy_ratio), BANDWIDTH_TARGET))
+    losses: list[str] = []
+    tables: dict[str, dict[tuple[str, str], list[Row]]] = {}
+    for config, rows in results:
+        for row in rows:
+            if row.reference:
+                if row.loss not in losses:
+                    losses.append(row.loss)
+            tables.setdefault(row.loss, {}).setdefault((config.size, row.backend), []).append(row)
+    lines = ["| loss | " + " | ".join(title for title, _, _ in columns) + " |",
+             "|---|" + "---:|" * len(columns)]
+    for loss in losses:
+        cells = [_cell(get(tables[loss]), target) for _, get, target in columns]
+        if any(cells):
+            lines.append(f"| {loss} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+README_START, README_END = "<!-- benchmark-summary:start -->", "<!-- benchmark-summary:end -->"
+
+
+def update_readme(path: str, block: str) -> None:
+    """Replace the summary block of the README (between the markers) with ``block``."""
+    with open(path, encoding="utf-8") as handle:
+        text = handle.read()
+    start, end = text.index(README_START) + len(README_START), text.index(README_END)
+    with open(path, "w", encoding="utf-8") as handle:
+        handle.write(text[:start] + "\n" + block + text[end:])
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--size", choices=tuple(SIZES), default="small")
-    parser.add_argument("--out", help="write the Markdown table to this file (default: stdout)")
+    parser.add_argument("--size", action="append", dest="sizes", choices=tuple(SIZES),
+                        help="small (batch 32), large (10^7 elements, 8192 x 32000 logits) or smoke; repeatable "
+                             "(default: small)")
+    parser.add_argument("--out", help="write the Markdown report to this file (default: stdout)")
+    parser.add_argument("--readme", help="also replace the summary block of this README")
     parser.add_argument("--loss", action="append", dest="losses", help="benchmark only this loss (repeatable)")
     parser.add_argument("--backend", action="append", dest="backends", choices=("numpy", "torch", "jax"),
                         help="benchmark only this backend (repeatable)")
     parser.add_argument("--classes", type=int, help="number of classes for the losses over a class axis")
     args = parser.parse_args(argv)
-    table = run(args.size, args.losses, tuple(args.backends or ("numpy", "torch", "jax")), args.classes)
+    results = [run(size, args.losses, tuple(args.backends or ("numpy", "torch", "jax")), args.classes)
+               for size in args.sizes or ["small"]]
+    block = summary(results)
+    report = "## Targets\n\n" + block + "\n" + "\n".join(section(config, rows) for config, rows in results)
     if args.out:
         with open(args.out, "w", encoding="utf-8") as handle:
-            handle.write(table)
+            handle.write(report)
     else:
-        print(table)
+        print(report)
+    if args.readme:
+        update_readme(args.readme, block)
     return 0
 
 

@@ -301,6 +301,16 @@ def _edge_cases():
     yield "sigmoid_cross_entropy", soft_labels, logits, {"pos_weight": 0.0, "label_smoothing": 0.1}
     yield "logistic", binary_labels, logits, {}
     yield "logistic", 2 * binary_labels - 1, logits, {}
+    # Finite logits and labels in [0, 1] take the kernels' unmasked CPU branch; confident correct
+    # logits (-30 on a 0 label, 30 on a 1) keep their tiny loss there.
+    finite_logits = torch.tensor([-30.0, 30.0, -30.0, 30.0, 0.0, 40.0, -40.0, 800.0, -800.0, 1e-3], **f64)
+    yield "sigmoid_cross_entropy", soft_labels, finite_logits, {}
+    yield "sigmoid_cross_entropy", binary_labels, finite_logits, {"pos_weight": 2.5}
+    yield "sigmoid_cross_entropy", soft_labels, finite_logits, {"pos_weight": 0.0, "label_smoothing": 0.1}
+    yield "sigmoid_cross_entropy", soft_labels, finite_logits, {"pos_weight": torch.arange(10, **f64) / 4}
+    yield "logistic", binary_labels, finite_logits, {}
+    # Labels that mix 0 and -1 are invalid, and the catalog then uses them as the signs.
+    yield "logistic", torch.tensor([0.0, -1.0, 1.0, 0.0, 1.0, -1.0, 0.0, 1.0, 0.0, -1.0], **f64), finite_logits, {}
     rates = torch.tensor([0.0, 1e-300, 1e-13, 1e-12, 1e-6, 1.0, 1e6, _INF], **f64)
     yield "poisson", torch.tensor([0.0, 3.0, 1.0, 0.0, 2.0, 0.0, 5.0, 0.0], **f64), rates, {}
     probabilities = torch.tensor([[0.0, 0.0, 1.0], [1.0, 0.0, 0.0], [0.2, 0.3, 0.5], [1e-300, 0.5, 0.5]], **f64)
@@ -313,6 +323,18 @@ def _edge_cases():
     targets = torch.tensor([[0.0, 0.5, 0.5], [1.0, 0.0, 0.0], [0.2, 0.3, 0.5], [0.0, 0.0, 1.0]], **f64)
     yield "kl_divergence", targets, probabilities, {}
     yield "categorical_cross_entropy", targets, probabilities, {}
+    # Every p at or above the gradient floor (one exactly at it): the unfloored CPU branches.
+    above_floor = torch.tensor([[1e-12, 0.5, 0.5 - 1e-12], [0.999, 1e-3 - 1e-9, 1e-9], [0.2, 0.3, 0.5], [1.0 / 3, 1.0 / 3, 1.0 / 3]], **f64)
+    yield "kl_divergence", targets, above_floor, {}
+    yield "categorical_cross_entropy", targets, above_floor, {}
+    yield "categorical_cross_entropy", targets, above_floor, {"label_smoothing": 0.1, "class_weight": class_weight}
+    # p = 0 under a zero target, p = 1e-300 (log -690.8, below the floor of -100), p just below
+    # and at the gradient floor, p = 1: the clamp branch for finite p >= 0.
+    tiny = torch.tensor([[0.0, 1e-300, 1.0], [0.5, 0.5, 0.0], [1e-13, 1e-12, 1.0 - 1e-12], [0.2, 0.3, 0.5]], **f64)
+    yield "categorical_cross_entropy", targets, tiny, {}
+    yield "categorical_cross_entropy", targets, tiny, {"label_smoothing": 0.3, "class_weight": class_weight}
+    # A negative target weight (invalid) leaves the clamp branch: the catalog masks it.
+    yield "categorical_cross_entropy", torch.tensor([[-0.5, 1.0, 0.5], [1.0, 0.0, 0.0]], **f64), tiny[:2], {}
     yield "categorical_cross_entropy", targets, probabilities, {"class_weight": class_weight}
     yield "categorical_cross_entropy", targets, probabilities, {"label_smoothing": 0.2, "class_weight": class_weight}
     nan_row = torch.tensor([[0.0, 1.0, 0.0], [float("nan"), 0.5, 0.5]], **f64)
@@ -321,8 +343,28 @@ def _edge_cases():
     yield "kl_divergence_with_logits", targets, masked_logits, {}
 
 
+def _force_analytic(monkeypatch):
+    """Make every input "large": no data-checked twin, no small expression, the analytic Function."""
+    monkeypatch.setattr(lkt, "_SMALL_NUMEL", -1)
+    monkeypatch.setattr(lkt, "_CHECKED_TWIN_NUMEL", -1)
+
+
 def _with_defaults(loss, params):
     return {**loss.defaults, **params}
+
+
+def _grad_atol(name, params):
+    """Absolute tolerance of a gradient against the catalog's: 0, except where the formulas round differently.
+
+    sigmoid_cross_entropy's CPU kernel writes the gradient w_n s - w_p (1 - s) as (w_n + w_p) s - w_p
+    (one product less). Where the two terms cancel (s -> t, or s -> 1 on a positive label) both
+    carry an absolute rounding error of a few eps times the weights, and no relative tolerance fits.
+    """
+    if name != "sigmoid_cross_entropy":
+        return 0.0
+    pos_weight = params.get("pos_weight")
+    largest = 1.0 if pos_weight is None else max(1.0, float(torch.as_tensor(pos_weight).max()))
+    return 4 * torch.finfo(torch.float64).eps * (1.0 + largest)
 
 
 @pytest.mark.parametrize("name", sorted(lkt._TORCH_KERNELS))
@@ -330,23 +372,30 @@ def test_every_torch_kernel_has_edge_cases(name):
     assert name in {case[0] for case in _edge_cases()}
 
 
+@pytest.mark.parametrize("readable", [True, False], ids=["host-branches", "device-branches"])
 @pytest.mark.parametrize("name, y_true, y_pred, params", list(_edge_cases()), ids=lambda v: v if isinstance(v, str) else "")
-def test_torch_kernel_equals_catalog_kernel_at_edge_cases(name, y_true, y_pred, params):
+def test_torch_kernel_equals_catalog_kernel_at_edge_cases(name, y_true, y_pred, params, readable, monkeypatch):
+    # readable=False runs the branches a GPU tensor or a traced call gets, which never read values.
+    monkeypatch.setattr(lkt, "_host_readable", lambda tensor: readable)
     loss = lk.get(name)
     arguments = _with_defaults(loss, {k: torch.tensor(v, dtype=torch.float64) if isinstance(v, float) and k == "pos_weight" else v
                                       for k, v in params.items()})
     ours = lkt._TORCH_KERNELS[name](lkt.xp_torch, y_true, y_pred, with_grad=True, **arguments)
     expected = loss.kernel(lkt.xp_torch, y_true, y_pred, with_grad=True, **arguments)
-    for got, want in zip(ours, expected):
+    for part, got, want in zip(("loss", "grad", "norm"), ours, expected):
         if want is None:
             assert got is None
         else:
-            torch.testing.assert_close(got, want, rtol=1e-12, atol=0.0, equal_nan=True)
+            atol = _grad_atol(name, params) if part == "grad" else 0.0
+            torch.testing.assert_close(got, want, rtol=1e-12, atol=atol, equal_nan=True)
 
 
+@pytest.mark.parametrize("path", ["default", "analytic"])
 @pytest.mark.parametrize("reduction", REDUCTIONS)
 @pytest.mark.parametrize("name, y_true, y_pred, params", list(_edge_cases()), ids=lambda v: v if isinstance(v, str) else "")
-def test_module_equals_functional_at_edge_cases(name, y_true, y_pred, params, reduction):
+def test_module_equals_functional_at_edge_cases(name, y_true, y_pred, params, reduction, path, monkeypatch):
+    if path == "analytic":  # what large inputs get: no twin, no small expression
+        _force_analytic(monkeypatch)
     loss = lk.get(name)
     input = y_pred.clone().requires_grad_(True)
     value = lkt.get_module(name, reduction=reduction, **params).to(torch.float64)(input, y_true)
@@ -354,7 +403,7 @@ def test_module_equals_functional_at_edge_cases(name, y_true, y_pred, params, re
     with lk.value_checks(False):
         expected_value, expected_grad = loss.value_and_grad(y_true, y_pred, reduction=reduction, **params)
     torch.testing.assert_close(value.detach(), expected_value, rtol=1e-12, atol=0.0, equal_nan=True)
-    torch.testing.assert_close(input.grad, expected_grad, rtol=1e-12, atol=0.0, equal_nan=True)
+    torch.testing.assert_close(input.grad, expected_grad, rtol=1e-12, atol=_grad_atol(name, params), equal_nan=True)
 
 
 def test_infinite_logit_costs_zero_on_its_label_and_inf_on_the_other():
@@ -409,7 +458,9 @@ def test_small_expression_equals_functional_value_and_gradient(name, y_true, y_p
     loss = lk.get(name)
     weight = torch.linspace(0.0, 2.0, y_pred.numel(), dtype=torch.float64).reshape(y_pred.shape) if weighted else None
     input = y_pred.clone().requires_grad_(True)
-    value = lkt.get_module(name, reduction=reduction, **params)(input, y_true, weight)
+    # use_native=False: on these CPU inputs some losses would otherwise call their data-checked
+    # twin (tested below), and this test is about the expression, used where the twin is not.
+    value = lkt.get_module(name, reduction=reduction, use_native=False, **params)(input, y_true, weight)
     value.sum().backward()
     with lk.value_checks(False):
         expected_value, expected_grad = loss.value_and_grad(
@@ -427,7 +478,7 @@ def test_small_expression_and_analytic_function_agree_across_the_size_threshold(
     for threshold in (lkt._SMALL_NUMEL, -1):  # the expression, then the Function
         monkeypatch.setattr(lkt, "_SMALL_NUMEL", threshold)
         input = _tensor(case.y_pred).requires_grad_(True)
-        value = lkt.get_module(name)(input, _tensor(case.y_true))
+        value = lkt.get_module(name, use_native=False)(input, _tensor(case.y_true))
         value.backward()
         results.append((value.detach(), input.grad))
     torch.testing.assert_close(results[0], results[1], rtol=1e-12, atol=0.0)
@@ -437,3 +488,407 @@ def test_poisson_rate_below_the_floor_keeps_the_straight_through_gradient():
     rates = torch.tensor([0.0, 1e-300, 1e-13], dtype=torch.float64, requires_grad=True)
     lkt.Poisson(reduction="sum")(rates, torch.full((3,), 2.0, dtype=torch.float64)).backward()
     torch.testing.assert_close(rates.grad, torch.full((3,), 1.0 - 2.0 / 1e-12, dtype=torch.float64), rtol=1e-12, atol=0.0)
+
+
+# ------------------------------------------------------------- data-checked native twins (speed)
+#
+# On small CPU inputs some losses call a PyTorch twin that equals the catalog only on part of the
+# input domain, after checking the data (lkt._NATIVE, "data-checked"): finite margins, labels in
+# {0, 1}, probabilities at or above the gradient floor, non-negative targets. Each case below sits
+# on one side of such a check and says for which reductions the twin must be called, so that a
+# check that is too loose fails the value test and one that is too strict fails the path test.
+
+_FLOOR = 1e-12  # losskit._array.GRAD_DENOMINATOR_FLOOR
+_TWIN = {  # the call each data-checked loss dispatches to
+    "logistic": (F, "soft_margin_loss"),
+    "sigmoid_cross_entropy": (F, "soft_margin_loss"),
+    "kl_divergence": (F, "kl_div"),
+    "sparse_categorical_cross_entropy": (F, "nll_loss"),
+    "categorical_cross_entropy": (torch, "xlogy"),
+}
+_ALL, _REDUCED, _NONE = frozenset(REDUCTIONS), frozenset({"sum", "mean"}), frozenset()
+
+
+def _below(value):
+    return float(torch.nextafter(torch.tensor(value, dtype=torch.float64), torch.tensor(0.0, dtype=torch.float64)))
+
+
+def _checked_cases():
+    """(name, y_true, y_pred, params, reductions that call the twin)."""
+    gen = torch.Generator().manual_seed(5)
+    f64 = dict(dtype=torch.float64)
+    logits = torch.randn(6, 5, generator=gen, **f64) * 4
+    zero_one = (torch.rand(6, 5, generator=gen) < 0.5).double()
+    yield "logistic", zero_one, logits, {}, _ALL
+    yield "logistic", 2 * zero_one - 1, logits, {}, _ALL
+    # Mixed 0 / -1 labels (invalid) are used as the signs, as in the catalog.
+    yield "logistic", torch.tensor([0.0, -1.0, 1.0, 0.0]), torch.tensor([2.0, -3.0, 0.5, -1.0], **f64), {}, _ALL
+    # Labels beyond +-1: a sum or mean shows any overflow, "none" needs |label| <= 1 first.
+    yield "logistic", torch.tensor([2.0, -1.0, 1.0, -2.0], **f64), torch.tensor([2.0, -3.0, 0.5, -1.0], **f64), {}, _REDUCED
+    # |x| = 400 in float64: e^-400 is fine (the margin is positive), but above the "none" bound of 354.
+    yield "logistic", torch.tensor([1.0, 0.0, 1.0]), torch.tensor([400.0, -400.0, 1.0], **f64), {}, _REDUCED
+    # A margin of -800 overflows e^-m in float64: no twin, for any reduction.
+    yield "logistic", torch.tensor([1.0, 0.0, 1.0]), torch.tensor([-800.0, -1.0, 1.0], **f64), {}, _NONE
+    # +inf on a 1 label and -inf on a 0 label are margins of +inf (loss 0, exact in the twin); a margin
+    # of -inf costs inf, where the twin's gradient is NaN.
+    yield "logistic", torch.tensor([1.0, 0.0]), torch.tensor([_INF, -_INF], **f64), {}, _REDUCED
+    yield "logistic", torch.tensor([1.0, 1.0]), torch.tensor([_INF, -_INF], **f64), {}, _NONE
+    yield "logistic", torch.tensor([1.0, 0.0, 1.0]), torch.tensor([float("nan"), 1.0, 2.0], **f64), {}, _NONE
+
+    yield "sigmoid_cross_entropy", zero_one, logits, {}, _ALL
+    # Confident correct logits keep their tiny loss (PyTorch's BCEWithLogits would give ~0 at -30 on a 0 label).
+    yield "sigmoid_cross_entropy", torch.tensor([0.0, 1.0, 0.0, 1.0]), torch.tensor([-30.0, 30.0, -40.0, 0.0], **f64), {}, _ALL
+    yield "sigmoid_cross_entropy", torch.rand(6, 5, generator=gen, **f64), logits, {}, _NONE  # soft labels
+    yield "sigmoid_cross_entropy", zero_one, logits, {"pos_weight": 2.5}, _NONE
+    yield "sigmoid_cross_entropy", zero_one, logits, {"label_smoothing": 0.1}, _NONE
+    yield "sigmoid_cross_entropy", torch.tensor([1.0, 0.0]), torch.tensor([-800.0, 1.0], **f64), {}, _NONE
+    yield "sigmoid_cross_entropy", torch.tensor([0.0, 1.0]), torch.tensor([-_INF, -_INF], **f64), {}, _NONE
+
+    probabilities = torch.randn(6, 4, generator=gen, **f64).softmax(-1)
+    soft = torch.randn(6, 4, generator=gen, **f64).softmax(-1)
+    one_hot = torch.eye(4, **f64)[torch.randint(0, 4, (6,), generator=gen)]
+    at_floor = probabilities.clone()
+    at_floor[0] = torch.tensor([_FLOOR, 0.5, 0.25, 0.25 - _FLOOR], **f64)
+    below_floor = probabilities.clone()
+    below_floor[0] = torch.tensor([_below(_FLOOR), 0.5, 0.25, 0.25], **f64)
+    with_zero = probabilities.clone()
+    with_zero[2] = torch.tensor([0.0, 0.5, 0.25, 0.25], **f64)
+    with_nan = probabilities.clone()
+    with_nan[1, 1] = float("nan")
+    negative_target = soft.clone()
+    negative_target[3] = torch.tensor([-0.25, 0.5, 0.5, 0.25], **f64)
+
+    yield "kl_divergence", soft, probabilities, {}, _ALL
+    yield "kl_divergence", one_hot, probabilities, {}, _ALL  # zero targets: 0 log 0 = 0 in both
+    yield "kl_divergence", soft, at_floor, {}, _ALL
+    yield "kl_divergence", soft, below_floor, {}, _NONE
+    yield "kl_divergence", soft, with_zero, {}, _NONE
+    yield "kl_divergence", soft, with_nan, {}, _NONE
+    yield "kl_divergence", negative_target, probabilities, {}, _NONE
+    yield "kl_divergence", soft.reshape(2, 3, 4), probabilities.reshape(2, 3, 4), {}, _ALL  # mean over 6 rows, not 2
+
+    labels = torch.randint(0, 4, (6,), generator=gen)
+    class_weight = torch.tensor([2.0, 0.5, 1.0, 3.0], **f64)
+    ignored = labels.clone()
+    ignored[::2] = -100
+    # Row 0's label is 1 (p = 0.5); its class 0 sits at the floor or below, or is 0.
+    first_label = labels.clone()
+    first_label[0] = 1
+    yield "sparse_categorical_cross_entropy", labels, probabilities, {}, _ALL
+    yield "sparse_categorical_cross_entropy", labels, probabilities, {"class_weight": class_weight}, _ALL
+    yield "sparse_categorical_cross_entropy", ignored, probabilities, {"ignore_index": -100}, _ALL
+    yield "sparse_categorical_cross_entropy", ignored, probabilities, {"ignore_index": -100, "class_weight": class_weight}, _ALL
+    yield "sparse_categorical_cross_entropy", labels.reshape(2, 3), probabilities.reshape(2, 3, 4), {"class_weight": class_weight}, _ALL
+    # Means over nothing: every position ignored, or only labels of weight 0. PyTorch's mean is NaN there.
+    yield "sparse_categorical_cross_entropy", torch.full((6,), -100), probabilities, {"ignore_index": -100}, _ALL
+    yield "sparse_categorical_cross_entropy", torch.zeros(6, dtype=torch.long), probabilities, {"class_weight": torch.tensor([0.0, 1.0, 1.0, 1.0], **f64)}, _ALL
+    yield "sparse_categorical_cross_entropy", first_label, at_floor, {}, _ALL
+    yield "sparse_categorical_cross_entropy", first_label, below_floor, {}, _NONE
+    yield "sparse_categorical_cross_entropy", first_label, with_zero, {}, _NONE  # 0 in an unlabelled class
+    nan_labels = labels.clone()
+    # The NaN is the labelled probability. In an unlabelled class the catalog's gradient is NaN
+    # there and the torch kernel's 0 (it scatters into zeros), a difference older than the twin.
+    nan_labels[1] = 1
+    yield "sparse_categorical_cross_entropy", nan_labels, with_nan, {}, _NONE
+    yield "sparse_categorical_cross_entropy", labels, probabilities, {"label_smoothing": 0.1}, _NONE
+
+    yield "categorical_cross_entropy", one_hot, probabilities, {}, _ALL
+    yield "categorical_cross_entropy", soft, probabilities, {}, _ALL
+    yield "categorical_cross_entropy", soft, probabilities, {"class_weight": class_weight}, _ALL
+    yield "categorical_cross_entropy", one_hot, probabilities, {"label_smoothing": 0.2, "class_weight": class_weight}, _ALL
+    yield "categorical_cross_entropy", soft.reshape(2, 3, 4), probabilities.reshape(2, 3, 4), {}, _ALL
+    yield "categorical_cross_entropy", one_hot, probabilities, {"class_weight": torch.zeros(4, **f64)}, _ALL  # 0 / 0 -> 0
+    yield "categorical_cross_entropy", soft, at_floor, {}, _ALL
+    yield "categorical_cross_entropy", soft, below_floor, {}, _NONE
+    yield "categorical_cross_entropy", one_hot, with_zero, {}, _NONE
+    yield "categorical_cross_entropy", one_hot, with_nan, {}, _NONE
+    yield "categorical_cross_entropy", negative_target, probabilities, {}, _NONE
+
+
+def _spy(monkeypatch, name):
+    """Record the values the loss's native dispatcher returns (None: it declined). Before building modules."""
+    original = lkt._NATIVE[name]
+    returned = []
+
+    def spy(*args):
+        returned.append(original(*args))
+        return returned[-1]
+
+    monkeypatch.setitem(lkt._NATIVE, name, spy)
+    return returned
+
+
+def _twin_called(monkeypatch, name):
+    owner, attribute = _TWIN[name]
+    original = getattr(owner, attribute)
+    calls = []
+
+    def spy(*args, **kwargs):
+        calls.append(attribute)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(owner, attribute, spy)
+    return calls
+
+
+def test_every_data_checked_twin_has_cases():
+    assert {case[0] for case in _checked_cases()} == set(_TWIN)
+    for name in _TWIN:
+        assert lkt._NATIVE[name].__name__ == f"_{name}_native"
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("name, y_true, y_pred, params, twin_reductions", list(_checked_cases()),
+                         ids=lambda v: v if isinstance(v, str) else "")
+def test_data_checked_twin_equals_functional_value_and_gradient(name, y_true, y_pred, params, twin_reductions, reduction, monkeypatch):
+    loss = lk.get(name)
+    returned = _spy(monkeypatch, name)
+    twin_calls = _twin_called(monkeypatch, name)
+    input = y_pred.clone().requires_grad_(True)
+    value = lkt.get_module(name, reduction=reduction, **params).to(torch.float64)(input, y_true)
+    value.sum().backward()
+    dispatched = [result is not None for result in returned]
+    assert dispatched == [reduction in twin_reductions]
+    if dispatched[0]:
+        assert twin_calls, "the dispatcher answered without calling the twin"
+    monkeypatch.undo()
+    with lk.value_checks(False):
+        expected_value, expected_grad = loss.value_and_grad(y_true, y_pred, reduction=reduction, **params)
+    torch.testing.assert_close(value.detach(), expected_value, rtol=1e-12, atol=0.0, equal_nan=True)
+    torch.testing.assert_close(input.grad, expected_grad, rtol=1e-12, atol=_grad_atol(name, params), equal_nan=True)
+
+
+def _small_checked_inputs(name, dtype=torch.float32):
+    """A valid small input of each data-checked loss, on which the twin is called."""
+    gen = torch.Generator().manual_seed(11)
+    if name in ("logistic", "sigmoid_cross_entropy"):
+        return (torch.rand(4, 8, generator=gen) < 0.5).to(dtype), torch.randn(4, 8, generator=gen, dtype=dtype) * 3
+    probabilities = torch.randn(8, 5, generator=gen, dtype=dtype).softmax(-1)
+    if name == "sparse_categorical_cross_entropy":
+        return torch.randint(0, 5, (8,), generator=gen), probabilities
+    return torch.randn(8, 5, generator=gen, dtype=dtype).softmax(-1), probabilities
+
+
+@pytest.mark.parametrize("name", sorted(_TWIN))
+def test_data_checked_twin_is_not_consulted_with_sample_weights(name, monkeypatch):
+    returned = _spy(monkeypatch, name)
+    y_true, y_pred = _small_checked_inputs(name, torch.float64)
+    weight = torch.linspace(0.5, 2.0, y_pred.shape[0], dtype=torch.float64)
+    input = y_pred.clone().requires_grad_(True)
+    value = lkt.get_module(name)(input, y_true, weight)
+    value.backward()
+    assert returned == []
+    expected_value, expected_grad = lk.get(name).value_and_grad(y_true, y_pred, sample_weight=weight)
+    torch.testing.assert_close(value.detach(), expected_value, rtol=1e-12, atol=0.0)
+    torch.testing.assert_close(input.grad, expected_grad, rtol=1e-12, atol=_grad_atol(name, {}))
+
+
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
+@pytest.mark.parametrize("autocast", [False, True], ids=["plain", "autocast"])
+@pytest.mark.parametrize("name", sorted(_TWIN))
+def test_data_checked_twin_with_narrow_inputs(name, dtype, autocast, monkeypatch):
+    # Computed in float32 from the up-cast input, as the catalog; float32 out under autocast.
+    returned = _spy(monkeypatch, name)
+    y_true, y_pred32 = _small_checked_inputs(name)
+    y_pred = y_pred32.to(dtype)
+    target = y_true if y_true.dtype == torch.int64 else y_true.to(dtype)
+    input = y_pred.clone().requires_grad_(True)
+    if autocast:
+        with torch.autocast("cpu", dtype=dtype):
+            value = lkt.get_module(name)(input, target)
+    else:
+        value = lkt.get_module(name)(input, target)
+    value.backward()
+    assert [result is not None for result in returned] == [True]
+    assert value.dtype == (torch.float32 if autocast else dtype) and input.grad.dtype == dtype
+    with lk.value_checks(False):  # rows rounded to bfloat16 no longer sum to 1
+        expected_value, expected_grad = lk.get(name).value_and_grad(
+            target if y_true.dtype == torch.int64 else target.float(), y_pred.float()
+        )
+    torch.testing.assert_close(value.float(), expected_value, rtol=1e-6 if autocast else 1e-2, atol=1e-6 if autocast else 1e-2)
+    # The float32 gradient rounded once to the input's dtype.
+    torch.testing.assert_close(input.grad, expected_grad.to(dtype), rtol=0.0, atol=0.0)
+
+
+@pytest.mark.parametrize("name", sorted(_TWIN))
+def test_data_checked_twin_never_reads_data_off_the_host(name, monkeypatch):
+    # On the meta device, as for a GPU tensor, a value read (item, tolist, numpy) would raise;
+    # the module has to run the paths that need none, and the dispatcher must decline untouched.
+    returned = _spy(monkeypatch, name)
+    y_true, y_pred = _small_checked_inputs(name)
+    input = y_pred.to("meta").requires_grad_(True)
+    value = lkt.get_module(name)(input, y_true.to("meta"))
+    value.backward()
+    assert returned == [None]
+    assert value.device.type == "meta" and input.grad.shape == y_pred.shape
+
+
+@pytest.mark.parametrize("large", [False, True], ids=["twin", "kernel"])
+@pytest.mark.parametrize("name", sorted(_TWIN))
+def test_no_data_is_read_while_compiling_or_tracing(name, large, monkeypatch):
+    # torch.compile and torch.jit.trace would break the graph at, or freeze, a branch on data:
+    # with either flag set the module must not read a value, and still give the catalog's loss.
+    if large:
+        _force_analytic(monkeypatch)
+    y_true, y_pred = _small_checked_inputs(name, torch.float64)
+    expected_value, expected_grad = lk.get(name).value_and_grad(y_true, y_pred)
+    for flag in ("compiler", "jit"):
+        with monkeypatch.context() as patch:
+            if flag == "compiler":
+                patch.setattr(torch.compiler, "is_compiling", lambda: True)
+            else:
+                patch.setattr(torch.jit, "is_tracing", lambda: True)
+            for method in ("item", "tolist", "numpy"):
+                patch.setattr(torch.Tensor, method, _raise_on_read)
+            input = y_pred.clone().requires_grad_(True)
+            value = lkt.get_module(name)(input, y_true)
+            value.backward()
+        torch.testing.assert_close(value.detach(), expected_value, rtol=1e-12, atol=0.0)
+        torch.testing.assert_close(input.grad, expected_grad, rtol=1e-12, atol=_grad_atol(name, {}))
+
+
+def _raise_on_read(*args, **kwargs):
+    raise AssertionError("a tensor's value was read")
+
+
+@pytest.mark.parametrize("name", ["logistic", "sigmoid_cross_entropy"])
+def test_data_checked_twins_step_aside_under_functorch_transforms(name):
+    # vmap cannot read a value; these losses ran under vmap and torch.func.grad before their
+    # twins existed (through their small expressions) and still must.
+    assert hasattr(torch._C, "_are_functorch_transforms_active")  # lkt._host_readable relies on it
+    y_true, y_pred = _small_checked_inputs(name, torch.float64)
+    module = lkt.get_module(name)
+    per_row = torch.vmap(module)(y_pred, y_true)
+    expected = torch.stack([lk.get(name)(t, x) for t, x in zip(y_true, y_pred)])
+    torch.testing.assert_close(per_row, expected, rtol=1e-12, atol=0.0)
+    grad = torch.func.grad(lambda x: module(x, y_true))(y_pred)
+    torch.testing.assert_close(grad, lk.get(name).grad(y_true, y_pred), rtol=1e-12, atol=0.0)
+
+
+def test_sparse_twin_keeps_the_catalogs_error_for_an_invalid_label():
+    # Without ignore_index, -100 is no label: the catalog's gather raises, and the twin (whose
+    # nll_loss would skip -100 by default) must not return a value instead.
+    probabilities = torch.full((3, 4), 0.25)
+    with pytest.raises((IndexError, RuntimeError)):
+        lkt.SparseCategoricalCrossEntropy()(probabilities, torch.tensor([0, -100, 2]))
+
+
+@pytest.mark.parametrize("name, y_true, y_pred, params, branch, called", [
+    ("sigmoid_cross_entropy", torch.tensor([0.0, 1.0, 0.3]), torch.tensor([-30.0, 2.0, 0.0]), {"pos_weight": 2.0}, "_sigmoid_cross_entropy_unmasked", True),
+    # An infinite logit: the branch runs, finds a non-finite term and hands over to the masked kernel.
+    ("sigmoid_cross_entropy", torch.tensor([0.0, 1.0, 0.3]), torch.tensor([-_INF, 2.0, 0.0]), {}, "_sigmoid_cross_entropy_unmasked", True),
+    ("sigmoid_cross_entropy", torch.tensor([0.0, 1.5, 0.3]), torch.tensor([-3.0, 2.0, 0.0]), {}, "_sigmoid_cross_entropy_unmasked", False),
+    ("categorical_cross_entropy", torch.tensor([[0.0, 1.0], [0.5, 0.5]]), torch.tensor([[0.0, 1.0], [0.3, 0.7]]), {}, "_categorical_cross_entropy_unmasked", True),
+    ("categorical_cross_entropy", torch.tensor([[-0.5, 1.5], [0.5, 0.5]]), torch.tensor([[0.0, 1.0], [0.3, 0.7]]), {}, "_categorical_cross_entropy_unmasked", False),
+    ("categorical_cross_entropy", torch.tensor([[0.0, 1.0], [0.5, 0.5]]), torch.tensor([[1e-12, 1.0], [0.3, 0.7]]), {}, "_categorical_cross_entropy_unmasked", True),
+    ("categorical_cross_entropy", torch.tensor([[0.0, 1.0], [0.5, 0.5]]), torch.tensor([[-0.0, 1.0], [float("nan"), 0.7]]), {}, "_categorical_cross_entropy_unmasked", False),
+    ("categorical_cross_entropy", torch.tensor([[0.0, 1.0], [0.5, 0.5]]), torch.tensor([[_INF, 1.0], [0.3, 0.7]]), {}, "_categorical_cross_entropy_unmasked", False),
+    ("categorical_cross_entropy", torch.tensor([[0.0, 1.0], [0.5, 0.5]]), torch.tensor([[-0.25, 1.0], [0.3, 0.7]]), {}, "_categorical_cross_entropy_unmasked", False),
+    ("kl_divergence", torch.tensor([[0.0, 1.0], [0.5, 0.5]]), torch.tensor([[2e-12, 1.0], [0.3, 0.7]]), {}, "_kl_divergence_unfloored", True),
+    ("kl_divergence", torch.tensor([[0.0, 1.0], [0.5, 0.5]]), torch.tensor([[0.0, 1.0], [0.3, 0.7]]), {}, "_kl_divergence_unfloored", False),
+    ("kl_divergence", torch.tensor([[-0.5, 1.5], [0.5, 0.5]]), torch.tensor([[0.2, 0.8], [0.3, 0.7]]), {}, "_kl_divergence_unfloored", False),
+    ("kl_divergence", torch.tensor([[0.5, 0.5], [0.5, 0.5]]), torch.tensor([[0.2, _INF], [0.3, 0.7]]), {}, "_kl_divergence_unfloored", False),
+    # {0, 1} labels skip _signed_labels' where(); other labels are the signs themselves.
+    ("logistic", torch.tensor([0.0, 1.0, 1.0]), torch.tensor([-3.0, 2.0, 0.0]), {}, "_signed_labels", False),
+    ("logistic", torch.tensor([-1.0, 1.0, 1.0]), torch.tensor([-3.0, 2.0, 0.0]), {}, "_signed_labels", False),
+], ids=lambda v: v if isinstance(v, str) else "")
+def test_large_input_kernels_try_their_host_branch_exactly_where_it_can_be_exact(name, y_true, y_pred, params, branch, called, monkeypatch):
+    # On large inputs the module runs the torch-specialised kernel; on the CPU its cheaper
+    # branch (checked by the kernel edge cases above) must be tried on exactly these inputs.
+    _force_analytic(monkeypatch)
+    original = getattr(lkt, branch)
+    calls = []
+    monkeypatch.setattr(lkt, branch, lambda *args, **kwargs: calls.append(branch) or original(*args, **kwargs))
+    input = y_pred.double().requires_grad_(True)
+    value = lkt.get_module(name, reduction="sum", **params).to(torch.float64)(input, y_true.double())
+    value.backward()
+    assert bool(calls) == called
+    with lk.value_checks(False):
+        expected_value, expected_grad = lk.get(name).value_and_grad(y_true.double(), y_pred.double(), reduction="sum", **params)
+    torch.testing.assert_close(value.detach(), expected_value, rtol=1e-12, atol=0.0, equal_nan=True)
+    torch.testing.assert_close(input.grad, expected_grad, rtol=1e-12, atol=_grad_atol(name, params), equal_nan=True)
+
+
+@pytest.mark.parametrize("name", sorted(_TWIN))
+def test_data_checked_twin_only_up_to_its_size_limit(name, monkeypatch):
+    y_true, y_pred = _small_checked_inputs(name, torch.float64)
+    for limit, expected in ((y_pred.numel(), True), (y_pred.numel() - 1, False)):
+        monkeypatch.setattr(lkt, "_CHECKED_TWIN_NUMEL", limit)
+        returned = _spy(monkeypatch, name)
+        lkt.get_module(name)(y_pred, y_true)
+        assert [result is not None for result in returned] == [expected]
+
+
+# ------------------------------------------------- large CPU inputs: the gradient passed through
+#
+# Above lkt._SMALL_NUMEL elements on the CPU, _AnalyticLoss scales a scalar loss's gradient in
+# place during forward and, for an upstream gradient of exactly 1, returns the saved tensor
+# itself from backward (autograd then adopts it as input.grad instead of allocating a product).
+
+def _large_case(name):
+    loss = lk.get(name)
+    case = make_case(loss, shapes(loss)[0], seed=3)
+    repeat = lkt._SMALL_NUMEL // case.y_pred.size + 1  # just above the threshold
+    y_true = np.concatenate([case.y_true] * repeat)
+    y_pred = np.concatenate([case.y_pred] * repeat)
+    return _tensor(y_true), _tensor(y_pred)
+
+
+@pytest.mark.parametrize("reduction", ["sum", "mean"])
+@pytest.mark.parametrize("name", ["sigmoid_cross_entropy", "categorical_cross_entropy", "log_cosh", "kl_divergence"])
+def test_large_gradient_passed_through_equals_the_catalog_and_survives_retained_graphs(name, reduction):
+    y_true, y_pred = _large_case(name)
+    assert y_pred.numel() > lkt._SMALL_NUMEL
+    expected_value, expected_grad = lk.get(name).value_and_grad(y_true, y_pred, reduction=reduction)
+    module = lkt.get_module(name, reduction=reduction, use_native=False)
+    originals = (y_true.clone(), y_pred.clone())
+
+    input = y_pred.clone().requires_grad_(True)
+    value = module(input, y_true)
+    assert value.grad_fn.pass_through  # the Function's ctx
+    value.backward()
+    torch.testing.assert_close(value.detach(), expected_value, rtol=1e-12, atol=0.0)
+    torch.testing.assert_close(input.grad, expected_grad, rtol=1e-12, atol=_grad_atol(name, {}))
+
+    # A retained graph: two backward passes, each with the catalog's gradient.
+    input = y_pred.clone().requires_grad_(True)
+    value = module(input, y_true)
+    first = torch.autograd.grad(value, input, retain_graph=True)[0].clone()
+    second = torch.autograd.grad(value, input)[0]
+    torch.testing.assert_close(first, expected_grad, rtol=1e-12, atol=_grad_atol(name, {}))
+    torch.testing.assert_close(second, expected_grad, rtol=1e-12, atol=_grad_atol(name, {}))
+
+    # An upstream gradient other than 1 (a scaled loss, as under GradScaler), and accumulation.
+    input = y_pred.clone().requires_grad_(True)
+    (module(input, y_true) * 3.0).backward()
+    module(input, y_true).backward()
+    torch.testing.assert_close(input.grad, 4.0 * expected_grad, rtol=1e-12, atol=4 * _grad_atol(name, {}))
+
+    # The arguments are never written.
+    assert torch.equal(y_true, originals[0]) and torch.equal(y_pred, originals[1])
+
+
+def test_gradient_is_scaled_in_place_only_when_it_owns_its_memory():
+    a = torch.zeros(6)
+    assert lkt._owns(torch.ones(6), a, None)
+    assert not lkt._owns(a[::2], a)  # not contiguous
+    assert not lkt._owns(a[:3], a)  # a view of an argument
+    assert not lkt._owns(torch.ones(()).expand(6), a)  # one element for all
+
+
+def test_a_gradient_that_aliases_the_input_is_never_scaled_in_place():
+    # A kernel may return a gradient that is (a view of) one of its arguments, e.g. a loss linear
+    # in the prediction; scaling it in place would write into the caller's tensor.
+    from losskit._loss import KernelResult
+
+    def aliasing_kernel(xp, y_true, y_pred, *, with_grad):
+        return KernelResult(y_pred - y_true, y_pred)
+
+    y_pred = torch.rand(lkt._SMALL_NUMEL + 1, dtype=torch.float64)
+    original = y_pred.clone()
+    input = y_pred.requires_grad_(True)
+    value = lkt._AnalyticLoss.apply(input, torch.zeros_like(original), None, aliasing_kernel,
+                                    lk.get("mean_squared_error"), {}, "mean", torch.float64)
+    value.backward()
+    assert torch.equal(input.detach(), original)
+    torch.testing.assert_close(input.grad, original / original.numel(), rtol=1e-15, atol=0.0)
