@@ -416,7 +416,7 @@ BANDWIDTH_TARGET = 2.0  # within 2x of copying the inputs once
 def _cell(value: float | None, target: float) -> str:
     if value is None:
         return ""
-    return f"{value:.2g} {'yes' if value <= target else '**no**'}"
+    return f"{value:.3g} {'yes' if value <= target else '**no**'}"
 
 
 def summary(results: list[tuple[Config, list[Row]]]) -> str:
