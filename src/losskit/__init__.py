@@ -11,11 +11,14 @@ from __future__ import annotations
 from . import regression  # isort: skip
 from . import binary  # isort: skip
 from . import multiclass  # isort: skip
+from . import distributional  # isort: skip
 from ._array import value_checks
 from ._loss import LABEL_FORMATS, PREDICTION_SPACES, TASKS, Equivalent, Loss, Param
 from ._reduction import REDUCTIONS
-from ._registry import catalog, get, names, suggest
+from ._kernels import reference_only
+from ._registry import catalog, class_name, get, names, suggest
 from .binary import *  # noqa: F403
+from .distributional import *  # noqa: F403
 from .multiclass import *  # noqa: F403
 from .regression import *  # noqa: F403
 
@@ -30,6 +33,8 @@ __all__ = [
     "names",
     "suggest",
     "value_checks",
+    "reference_only",
+    "class_name",
     "TASKS",
     "PREDICTION_SPACES",
     "LABEL_FORMATS",
@@ -37,6 +42,7 @@ __all__ = [
     *regression.__all__,
     *binary.__all__,
     *multiclass.__all__,
+    *distributional.__all__,
 ]
 
 

@@ -45,9 +45,16 @@ _checks_enabled: contextvars.ContextVar[bool] = contextvars.ContextVar(
 )
 
 
+_LIBRARY_NAMES: dict[int, str] = {}
+
+
 def _library_name(xp: Namespace) -> str:
-    name = getattr(xp, "__name__", type(xp).__name__)
-    return name.replace("array_api_compat.", "").split(".")[0]
+    """The array library of a namespace: "numpy", "torch", "jax", "cupy", "array_api_strict", ..."""
+    name = _LIBRARY_NAMES.get(id(xp))
+    if name is None:
+        name = getattr(xp, "__name__", type(xp).__name__).replace("array_api_compat.", "").split(".")[0]
+        _LIBRARY_NAMES[id(xp)] = name
+    return name
 
 
 # array_namespace() inspects its argument's type on every call; a loss called in a training loop

@@ -11,8 +11,10 @@ from typing import Any, Callable, NamedTuple
 import numpy as np
 
 from . import _validation as V
-from ._array import Namespace, as_array, floating_dtypes, is_concrete, is_floating, is_integral, namespace_of
-from ._reduction import REDUCTIONS, check_reduction, reduce
+from ._array import (
+    Namespace, _library_name, as_array, floating_dtypes, is_concrete, is_floating, is_integral, namespace_of,
+)
+from ._reduction import REDUCTIONS, check_reduction
 
 TASKS = ("regression", "binary", "multiclass")
 PREDICTION_SPACES = ("values", "probabilities", "logits", "scores", "log-probabilities")
@@ -33,11 +35,18 @@ LABEL_FORMATS = {
 
 
 class KernelResult(NamedTuple):
-    """What a loss kernel returns: the unreduced loss, its gradient and the mean's normaliser."""
+    """What a loss kernel returns, all unreduced.
+
+    ``loss``: the loss of each element (or sample); ``grad``: its derivative with respect to the
+    prediction (a tuple, one per prediction, for a loss with several); ``norm``: the mean's
+    normaliser per term (None for 1); ``hess``: the diagonal of the second derivative (kernels of
+    losses with ``has_hessian``, when called with ``with_hess=True``).
+    """
 
     loss: Any
     grad: Any | None = None
     norm: Any | None = None
+    hess: Any | None = None
 
 
 @dataclass(frozen=True)
@@ -68,6 +77,9 @@ class Loss:
 
     Use the catalog's instances (``losskit.huber``, ``losskit.get("mse")``); the attributes
     below are the registry's metadata, read by the command line, the docs and the advisor.
+    Every way of calling a loss (``loss(...)``, ``.grad``, ``.value_and_grad``, ``.hessian``, the
+    PyTorch modules, the Keras losses) goes through :meth:`prepare` once and then through the
+    kernel registry (:mod:`losskit._kernels`), so each door gives the same numbers.
     """
 
     name: str
@@ -88,6 +100,14 @@ class Loss:
     reductions: tuple[str, ...] = REDUCTIONS
     root: bool = False
     check_inputs: Callable[..., None] | None = field(default=None, repr=False)
+    # The prediction inputs, in call order (default: one, named y_pred or logits), and the shape
+    # rule of each after the first: "same" (the first prediction's shape) or "loss" (the shape of
+    # the unreduced loss, e.g. one variance per sample).
+    inputs: tuple[str, ...] = ()
+    input_shapes: tuple[str, ...] = ()
+    has_target: bool = True
+    # The kernel also returns the diagonal of the Hessian when called with with_hess=True.
+    has_hessian: bool = False
     description: str = ""
     when_to_use: str = ""
     when_not_to_use: str = ""
@@ -106,7 +126,15 @@ class Loss:
             raise ValueError(f"kind must be one of {KINDS}; got {self.kind!r}")
         if self.label_format not in LABEL_FORMATS:
             raise ValueError(f"label_format must be one of {tuple(LABEL_FORMATS)}; got {self.label_format!r}")
+        if not self.inputs:
+            object.__setattr__(self, "inputs", ("logits" if self.prediction_space == "logits" else "y_pred",))
+        if not self.input_shapes:
+            object.__setattr__(self, "input_shapes", ("same",) * (len(self.inputs) - 1))
+        if len(self.input_shapes) != len(self.inputs) - 1 or not set(self.input_shapes) <= {"same", "loss"}:
+            raise ValueError(f"input_shapes must give 'same' or 'loss' for each input after the first; got {self.input_shapes!r}")
         object.__setattr__(self, "_defaults", {p.name: p.default for p in self.params})
+        object.__setattr__(self, "_array_params", tuple(p.name for p in self.params if p.is_array))
+        object.__setattr__(self, "_argument_names", (("y_true",) if self.has_target else ()) + self.inputs)
         object.__setattr__(self, "__signature__", self._signature())
         object.__setattr__(self, "__doc__", self._docstring())
 
@@ -114,145 +142,236 @@ class Loss:
 
     @property
     def pred_name(self) -> str:
-        """The name of the second argument: ``logits`` for losses on logits, else ``y_pred``."""
-        return "logits" if self.prediction_space == "logits" else "y_pred"
+        """The name of the (first) prediction argument: ``logits`` for losses on logits, else ``y_pred``."""
+        return self.inputs[0]
 
     @property
     def defaults(self) -> dict[str, Any]:
         return dict(self._defaults)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        value, _ = self._evaluate(args, kwargs, with_grad=False)
-        return value
+        return self.evaluate(self.prepare(args, kwargs, order=0))[0]
 
     def grad(self, *args: Any, **kwargs: Any) -> Any:
         """Gradient of the reduced loss with respect to the prediction (same shape as it).
 
         Derived by hand from the formula, so plain NumPy can run gradient descent. For
-        ``reduction="none"`` it is the gradient of the (weighted) sum of the unreduced loss.
+        ``reduction="none"`` it is the gradient of the (weighted) sum of the unreduced loss. A loss
+        with several prediction inputs returns a tuple, one gradient per prediction.
         """
-        _, gradient = self._evaluate(args, kwargs, with_grad=True)
-        return gradient
+        return self.evaluate(self.prepare(args, kwargs, order=1))[1]
 
     def value_and_grad(self, *args: Any, **kwargs: Any) -> tuple[Any, Any]:
         """``(loss(...), loss.grad(...))`` computed in one pass that shares the intermediates.
 
-        With the ``fast`` extra (numba) installed, NumPy inputs of the losses in
-        ``losskit._fast.fused_losses()`` take a fused kernel that reads the inputs and writes the
-        value and gradient once (the first call per loss and dtype compiles it, about a second).
+        On NumPy with the ``fast`` extra (numba), the losses that have a fused kernel compute
+        both in one compiled loop (see :mod:`losskit.backends.numpy_fused`); ``loss(...)`` and
+        ``.grad`` take the same kernel.
         """
-        if len(args) == 2 and type(args[1]) is np.ndarray and args[1].size >= _FUSED_MIN_SIZE:
-            fast = _fused_backend()
-            if fast is not None and self.name in fast.fused_losses():
-                return fast.value_and_grad_numpy(self, *args, **kwargs)
-        return self._evaluate(args, kwargs, with_grad=True)
+        value, gradient, _ = self.evaluate(self.prepare(args, kwargs, order=1))
+        return value, gradient
+
+    def hessian(self, *args: Any, **kwargs: Any) -> Any:
+        """Diagonal of the Hessian of the reduced loss with respect to the prediction.
+
+        Elementwise for pointwise losses; for losses over a class axis the diagonal
+        ``d^2 L / d x_c^2`` per class, as scikit-learn's ``gradient_hessian`` gives for the
+        multinomial loss. Newton steps and gradient-boosting objectives use it with
+        :meth:`grad_and_hessian`.
+        """
+        return self.grad_and_hessian(*args, **kwargs)[1]
+
+    def grad_and_hessian(self, *args: Any, **kwargs: Any) -> tuple[Any, Any]:
+        """``(loss.grad(...), loss.hessian(...))`` from one evaluation of the kernel."""
+        if not self.has_hessian:
+            raise NotImplementedError(
+                f"{self.name} has no analytic Hessian; losses that have one: "
+                + ", ".join(loss.name for loss in _catalog() if loss.has_hessian)
+            )
+        _, gradient, hess = self.evaluate(self.prepare(args, kwargs, order=2))
+        return gradient, hess
 
     def with_params(self, **params: Any) -> "Loss":
         """A copy of this loss whose parameter defaults are ``params`` (e.g. ``huber.with_params(delta=0.5)``)."""
-        self._bind_params(params)
+        self.bind_params(params)
         known = {p.name: p for p in self.params}
         new_params = tuple(dataclasses.replace(known[p.name], default=params.get(p.name, p.default)) for p in self.params)
         return dataclasses.replace(self, params=new_params)
 
     # ---------------------------------------------------------------------------- the machinery
 
-    def _split_arguments(self, args: tuple, kwargs: dict) -> tuple[Any, Any, dict]:
-        pred_name = self.pred_name
-        if len(args) > 2:
+    def _split_arguments(self, args: tuple, kwargs: dict) -> tuple[list, dict]:
+        names = self._argument_names
+        if len(args) > len(names):
             raise TypeError(
-                f"{self.name}() takes y_true and {pred_name} positionally; pass the rest by keyword "
+                f"{self.name}() takes {', '.join(names)} positionally; pass the rest by keyword "
                 f"({', '.join(self._keyword_names())})"
             )
-        y_true = args[0] if len(args) >= 1 else kwargs.pop("y_true", _MISSING)
-        y_pred = args[1] if len(args) == 2 else kwargs.pop(pred_name, _MISSING)
-        if y_true is _MISSING or y_pred is _MISSING:
-            missing = "y_true" if y_true is _MISSING else pred_name
-            raise TypeError(f"{self.name}() missing required argument {missing!r}")
-        return y_true, y_pred, kwargs
+        values = list(args)
+        for arg_name in names[len(args):]:
+            value = kwargs.pop(arg_name, _MISSING)
+            if value is _MISSING:
+                raise TypeError(f"{self.name}() missing required argument {arg_name!r}")
+            values.append(value)
+        return values, kwargs
 
     def _keyword_names(self) -> list[str]:
-        return [p.name for p in self.params] + ["sample_weight", "reduction"]
+        extra = ["axis"] if self.kind != "pointwise" else []
+        return [p.name for p in self.params] + extra + ["sample_weight", "reduction"]
 
-    def _bind_params(self, given: dict) -> dict:
-        unknown = [k for k in given if k not in self._defaults and k not in ("sample_weight", "reduction")]
-        if unknown:
-            raise TypeError(
-                f"{self.name}() got an unexpected keyword argument {unknown[0]!r}; "
-                f"it accepts {', '.join(self._keyword_names())}"
-            )
+    def bind_params(self, given: dict) -> dict:
+        """Validate the loss parameters in ``given`` and complete them with the defaults."""
+        defaults = self._defaults
+        for key in given:
+            if key not in defaults and key not in ("sample_weight", "reduction", "axis"):
+                raise TypeError(
+                    f"{self.name}() got an unexpected keyword argument {key!r}; "
+                    f"it accepts {', '.join(self._keyword_names())}"
+                )
         bound = {}
         for param in self.params:
             value = given.get(param.name, param.default)
             bound[param.name] = value if param.is_array else param.validate(param.name, value)
         return bound
 
-    def _evaluate(self, args: tuple, kwargs: dict, *, with_grad: bool) -> tuple[Any, Any | None]:
-        y_true, y_pred, kwargs = self._split_arguments(args, dict(kwargs))
+    _bind_params = bind_params
+
+    def prepare(self, args: tuple, kwargs: dict, *, order: int = 0) -> "Call":
+        """Normalise one call once: namespace, dtypes, shapes, class axis, weights, parameters, checks."""
+        values, kwargs = self._split_arguments(args, dict(kwargs))
         sample_weight = kwargs.pop("sample_weight", None)
         reduction = check_reduction(kwargs.pop("reduction", "mean"), self.reductions, self.name)
-        params = self._bind_params(kwargs)
-        array_params = {p.name: params[p.name] for p in self.params if p.is_array and params[p.name] is not None}
+        axis = kwargs.pop("axis", -1)
+        if axis != -1 and self.kind == "pointwise":
+            raise TypeError(f"{self.name}() got an unexpected keyword argument 'axis'; it has no class axis")
+        params = self.bind_params(kwargs)
+        array_params = {name: params[name] for name in self._array_params if params[name] is not None}
+        names = self._argument_names
+        named = dict(zip(names, values))
 
-        xp = namespace_of(y_true=y_true, **{self.pred_name: y_pred}, sample_weight=sample_weight, **array_params)
-        y_pred = as_array(xp, y_pred, self.pred_name)
-        y_true = as_array(xp, y_true, "y_true", like=y_pred)
-        out_dtype, compute_dtype = floating_dtypes(xp, y_pred, y_true if self.kind != "sparse" else None)
+        xp = namespace_of(**named, sample_weight=sample_weight, **array_params)
+        first = as_array(xp, values[len(names) - len(self.inputs)], self.pred_name)
+        predictions = [first] + [as_array(xp, named[n], n, like=first) for n in self.inputs[1:]]
+        y_true = as_array(xp, named["y_true"], "y_true", like=first) if self.has_target else None
+        float_true = y_true if self.has_target and self.kind != "sparse" else None
+        out_dtype, compute_dtype = floating_dtypes(xp, *predictions, float_true)
 
-        if self.kind == "pointwise":
-            V.check_same_shape(y_true, y_pred, self.pred_name)
-            loss_shape = tuple(y_pred.shape)
+        moved = False
+        if self.kind != "pointwise":
+            axis = _class_axis(axis, first, self.pred_name)
+            if axis != first.ndim - 1:
+                # The kernels see the class axis last; gradients are moved back in evaluate().
+                predictions[0] = first = xp.moveaxis(first, axis, -1)
+                if self.kind == "dense":
+                    y_true = xp.moveaxis(y_true, axis, -1)
+                moved = True
+        loss_shape = self._check_shapes(xp, y_true, predictions)
+
+        # Values are checked as given, so tolerances (rows summing to 1) follow the caller's
+        # precision: a bfloat16 softmax row is off by up to 2^-8, beyond float32's tolerance.
+        given = [p if is_floating(xp, p) else xp.astype(p, out_dtype) for p in predictions]
+        if y_true is not None and self.kind != "sparse" and not is_floating(xp, y_true):
+            given_true = xp.astype(y_true, out_dtype)
         else:
-            V.check_class_axis(y_pred, self.pred_name)
+            given_true = y_true
+        predictions = [p if p.dtype == compute_dtype else xp.astype(p, compute_dtype) for p in predictions]
+        if float_true is not None and y_true.dtype != compute_dtype:
+            y_true = xp.astype(y_true, compute_dtype)
+        for name, value in array_params.items():
+            converted = as_array(xp, value, name, like=first)
+            params[name] = converted if converted.dtype == compute_dtype else xp.astype(converted, compute_dtype)
+
+        weight = None
+        if sample_weight is not None:
+            weight = as_array(xp, sample_weight, "sample_weight", like=first)
+            if weight.dtype != compute_dtype:
+                weight = xp.astype(weight, compute_dtype)
+            V.check_sample_weight_shape(weight, loss_shape)
+            V.Domain(0.0, description="non-negative").check(xp, weight, "sample_weight")
+
+        if self.check_inputs is not None:
+            self.check_inputs(xp, given_true, *given, params)
+        return Call(
+            loss=self, xp=xp, backend=_library_name(xp), y_true=y_true, predictions=tuple(predictions),
+            params=params, weight=weight, reduction=reduction, order=order, out_dtype=out_dtype,
+            compute_dtype=compute_dtype, loss_shape=loss_shape, axis=axis if moved else None,
+        )
+
+    def _check_shapes(self, xp: Namespace, y_true: Any, predictions: list) -> tuple:
+        first, pred_name = predictions[0], self.pred_name
+        if self.kind == "pointwise":
+            if y_true is not None:
+                V.check_same_shape(y_true, first, pred_name)
+            loss_shape = tuple(first.shape)
+        else:
+            V.check_class_axis(first, pred_name)
             if self.kind == "dense":
-                V.check_dense_labels_shape(y_true, y_pred, self.pred_name, self.pair or "the sparse variant")
+                V.check_dense_labels_shape(y_true, first, pred_name, self.pair or "the sparse variant")
             else:
-                V.check_sparse_labels_shape(y_true, y_pred, self.pred_name, self.pair or "the dense variant")
+                V.check_sparse_labels_shape(y_true, first, pred_name, self.pair or "the dense variant")
                 if not is_integral(xp, y_true):
                     raise TypeError(
                         f"y_true of {self.name} must be integer class indices; got dtype {y_true.dtype}. "
                         f"Cast with y_true.astype(int), or use {self.pair} for one-hot or soft labels"
                     )
-            loss_shape = tuple(y_pred.shape[:-1])
+            loss_shape = tuple(first.shape[:-1])
+        for name, rule, value in zip(self.inputs[1:], self.input_shapes, predictions[1:]):
+            expected = tuple(first.shape) if rule == "same" else loss_shape
+            if tuple(value.shape) != expected:
+                raise ValueError(
+                    f"{name} has shape {tuple(value.shape)} but {self.name} needs {expected} "
+                    f"({'the shape of ' + pred_name if rule == 'same' else 'one value per loss term'}); "
+                    "losskit never broadcasts its inputs"
+                )
+        return loss_shape
 
-        # Values are checked as given, so tolerances (rows summing to 1) follow the caller's
-        # precision: a bfloat16 softmax row is off by up to 2^-8, beyond float32's tolerance.
-        given_pred = y_pred if is_floating(xp, y_pred) else xp.astype(y_pred, out_dtype)
-        given_true = y_true if self.kind == "sparse" or is_floating(xp, y_true) else xp.astype(y_true, out_dtype)
-        y_pred = xp.astype(y_pred, compute_dtype) if y_pred.dtype != compute_dtype else y_pred
-        if self.kind != "sparse" and y_true.dtype != compute_dtype:
-            y_true = xp.astype(y_true, compute_dtype)
-        for name, value in array_params.items():
-            converted = as_array(xp, value, name, like=y_pred)
-            params[name] = xp.astype(converted, compute_dtype)
+    def evaluate(self, call: "Call") -> tuple[Any, Any, Any]:
+        """Run a prepared call through its backend's bridge and kernels; ``(value, grad, hessian)``.
 
-        weight = None
-        if sample_weight is not None:
-            weight = xp.astype(as_array(xp, sample_weight, "sample_weight", like=y_pred), compute_dtype)
-            V.check_sample_weight_shape(weight, loss_shape)
-            V.Domain(0.0, description="non-negative").check(xp, weight, "sample_weight")
+        ``grad`` and ``hessian`` are None below their order; with several predictions ``grad``
+        is a tuple.
+        """
+        from . import _autodiff
 
-        if self.check_inputs is not None:
-            self.check_inputs(xp, given_true, given_pred, params)
-
-        result = self.kernel(xp, y_true, y_pred, with_grad=with_grad, **params)
-        value, gradient = reduce(
-            xp, result.loss, result.grad, result.norm, weight, reduction,
-            class_axis=self.kind != "pointwise", root=self.root,
-        )
+        if call.order == 0:
+            value = _autodiff.value(call)
+            grads = hess = None
+        else:
+            value, grads, hess = _autodiff.derivatives(call)
+        out_dtype, xp = call.out_dtype, call.xp
         if value.dtype != out_dtype:
             value = _saturating_cast(xp, value, out_dtype)
         if isinstance(value, np.generic):  # NumPy reductions return scalars; keep the 0-d array contract
             value = np.asarray(value)
-        if gradient is not None and gradient.dtype != out_dtype:
-            gradient = _saturating_cast(xp, gradient, out_dtype)
+        if grads is not None:
+            grads = tuple(g if g.dtype == out_dtype else _saturating_cast(xp, g, out_dtype) for g in grads)
+            if hess is not None:
+                hess = tuple(h if h.dtype == out_dtype else _saturating_cast(xp, h, out_dtype) for h in hess)
+            if call.axis is not None:
+                grads = (xp.moveaxis(grads[0], -1, call.axis),) + grads[1:]
+                if hess is not None:
+                    hess = (xp.moveaxis(hess[0], -1, call.axis),) + hess[1:]
+            grads = grads[0] if len(grads) == 1 else grads
+            if hess is not None:
+                hess = hess[0] if len(hess) == 1 else hess
+        return value, grads, hess
+
+    def _evaluate(self, args: tuple, kwargs: dict, *, with_grad: bool) -> tuple[Any, Any | None]:
+        """The reference kernel alone (no registered kernel, no autodiff bridge): ``(value, grad)``."""
+        from ._kernels import reference_only
+
+        with reference_only():
+            value, gradient, _ = self.evaluate(self.prepare(args, kwargs, order=int(with_grad)))
         return value, gradient
 
     # ---------------------------------------------------------------------- introspection / docs
 
     def _signature(self) -> inspect.Signature:
         P = inspect.Parameter
-        parameters = [P("y_true", P.POSITIONAL_OR_KEYWORD), P(self.pred_name, P.POSITIONAL_OR_KEYWORD)]
+        parameters = [P(name, P.POSITIONAL_OR_KEYWORD) for name in self._argument_names]
         parameters += [P(p.name, P.KEYWORD_ONLY, default=p.default) for p in self.params]
+        if self.kind != "pointwise":
+            parameters.append(P("axis", P.KEYWORD_ONLY, default=-1))
         parameters += [
             P("sample_weight", P.KEYWORD_ONLY, default=None),
             P("reduction", P.KEYWORD_ONLY, default=self.reductions[-1] if self.root else "mean"),
@@ -272,10 +391,18 @@ class Loss:
             lines += [textwrap.dedent(self.description).strip(), ""]
         lines += [f"Formula: {self.formula}", f"Gradient: {self.gradient_formula}", ""]
         lines += ["Parameters", "----------"]
-        lines += ["y_true : array", f"    {LABEL_FORMATS[self.label_format]}; {shape_true}."]
+        if self.has_target:
+            lines += ["y_true : array", f"    {LABEL_FORMATS[self.label_format]}; {shape_true}."]
         lines += [f"{self.pred_name} : array", f"    {self.prediction_space}; {shape_in}."]
+        for name, rule in zip(self.inputs[1:], self.input_shapes):
+            lines += [f"{name} : array", f"    {'same shape as ' + self.pred_name if rule == 'same' else 'shape ' + unreduced}."]
         for p in self.params:
             lines += [f"{p.name} : default {p.default!r}", f"    {p.description} Valid: {p.constraint}."]
+        if self.kind != "pointwise":
+            lines += [
+                "axis : int, default -1",
+                f"    The class axis of {self.pred_name}; 1 takes PyTorch's (N, C, d1, ...) layout.",
+            ]
         lines += [
             "sample_weight : array, optional",
             f"    Non-negative weights whose shape is a prefix of {unreduced}.",
@@ -311,20 +438,66 @@ def _saturating_cast(xp: Namespace, x: Any, dtype: Any) -> Any:
         x = xp.where(xp.isfinite(x), xp.clip(x, min=-largest, max=largest), x)
     return xp.astype(x, dtype)
 
-# The fused kernels win at every size (measured in benchmarks/run.py: at 32 elements a fused
-# call costs 7-15 us against the generic path's 13-100 us, at 10^7 two to ten times less); an
-# empty input stays on the generic path, whose errors and shapes it defines.
-_FUSED_MIN_SIZE = 1
-_FUSED_BACKEND: list[Any] = []
+@dataclass(frozen=True)
+class Call:
+    """One prepared call of a loss: what every kernel, bridge and adapter reads.
+
+    Built once by :meth:`Loss.prepare`: the arrays are in the compute dtype, on one library, the
+    class axis last, the shapes and (for concrete values) the values checked, the parameters
+    validated. ``order`` is 0 for the value, 1 with the gradient, 2 with the Hessian diagonal.
+    """
+
+    loss: Loss
+    xp: Namespace
+    backend: str  # "numpy", "torch", "jax", "cupy", "array_api_strict", ...
+    y_true: Any
+    predictions: tuple[Any, ...]
+    params: dict[str, Any]
+    weight: Any | None
+    reduction: str
+    order: int
+    out_dtype: Any
+    compute_dtype: Any
+    loss_shape: tuple
+    axis: int | None = None  # the caller's class axis when it was not last (moved back after)
+
+    @property
+    def y_pred(self) -> Any:
+        return self.predictions[0]
+
+    @property
+    def size(self) -> int:
+        """Number of elements of the first prediction."""
+        return _size(self.predictions[0].shape)
+
+    def replace(self, **changes: Any) -> "Call":
+        return dataclasses.replace(self, **changes)
 
 
-def _fused_backend() -> Any:
-    """``losskit._fast`` when numba is importable, else None (looked up once)."""
-    if not _FUSED_BACKEND:
-        from . import _fast
+def _size(shape: tuple) -> int:
+    total = 1
+    for dim in shape:
+        total *= int(dim)
+    return total
 
-        _FUSED_BACKEND.append(_fast if _fast.numba_available() else None)
-    return _FUSED_BACKEND[0]
+
+def _class_axis(axis: Any, x: Any, pred_name: str) -> int:
+    if isinstance(axis, bool) or not hasattr(axis, "__index__"):
+        raise TypeError(f"axis must be an integer (the class axis of {pred_name}); got {type(axis).__name__}")
+    axis = int(axis)
+    ndim = x.ndim
+    if not -ndim <= axis < ndim:
+        raise ValueError(
+            f"axis={axis} is out of range for {pred_name} with {ndim} dimension(s); use -1 for a class axis last "
+            "or 1 for PyTorch's (N, C, d1, ...) layout"
+        )
+    return axis % ndim
+
+
+def _catalog() -> list[Loss]:
+    from ._registry import catalog
+
+    return catalog()
 
 
 # ----------------------------------------------------------------------------- shared checks

@@ -43,19 +43,21 @@ def expand_weight(xp: Namespace, weight: Any, ndim: int) -> Any:
 def reduce(
     xp: Namespace,
     loss: Any,
-    grad: Any | None,
+    grads: tuple[Any, ...] | None,
     norm: Any | None,
     weight: Any | None,
     reduction: str,
     *,
-    class_axis: bool,
     root: bool = False,
-) -> tuple[Any, Any | None]:
-    """Apply ``reduction`` to the unreduced ``loss`` and, when given, to its gradient.
+    hessians: tuple[Any, ...] | None = None,
+) -> tuple[Any, tuple[Any, ...] | None, tuple[Any, ...] | None]:
+    """Apply ``reduction`` to the unreduced ``loss`` and, when given, to its derivatives.
 
-    ``grad`` is the gradient of each unreduced loss term with respect to the prediction; the
-    returned gradient is that of the reduced value (of the weighted sum for ``"none"``).
-    ``class_axis`` says that ``grad`` has one more (last) axis than ``loss``.
+    ``grads`` holds the gradient of each unreduced loss term with respect to each prediction
+    (a tuple, one per prediction); the returned gradients are those of the reduced value (of the
+    weighted sum for ``"none"``). A gradient may have more axes than ``loss`` (the class axis):
+    the per-term scale is broadcast over them. ``hessians`` (diagonals) scale like the gradients,
+    since every reduction is linear in the terms.
     """
     if weight is not None:
         weight = expand_weight(xp, weight, loss.ndim)
@@ -65,29 +67,34 @@ def reduce(
         if weight is None and norm is None:
             denominator = float(max(_size(loss), 1))
             value = xp.sum(weighted) / denominator
-            scale = None if grad is None else 1.0 / denominator
+            scale = 1.0 / denominator
         else:
             terms = norm if weight is None else (weight if norm is None else weight * norm)
             total = xp.sum(xp.broadcast_to(terms, loss.shape)) if terms.shape != loss.shape else xp.sum(terms)
             safe_total = xp.where(total > 0, total, 1.0)
             value = xp.sum(weighted) / safe_total
-            scale = None if grad is None else (1.0 if weight is None else weight) / safe_total
+            scale = (1.0 if weight is None else weight) / safe_total
     else:
         value = weighted if reduction == "none" else xp.sum(weighted)
         scale = weight
 
-    if grad is not None and scale is not None:
-        if class_axis and not isinstance(scale, float):
-            scale = scale[..., None]
-        grad = grad * scale
+    def scaled(derivatives):
+        if derivatives is None or scale is None:
+            return derivatives
+        if isinstance(scale, float):
+            return tuple(d * scale for d in derivatives)
+        return tuple(d * expand_weight(xp, scale, d.ndim) for d in derivatives)
+
+    grads, hessians = scaled(grads), scaled(hessians)
 
     if root:
         value = xp.sqrt(value)
-        if grad is not None:
+        if grads is not None:
             # d sqrt(m) = dm / (2 sqrt(m)); at m = 0 (a perfect fit) the subgradient 0 is used.
             positive = value > 0
-            grad = grad * xp.where(positive, 0.5 / xp.where(positive, value, 1.0), 0.0)
-    return value, grad
+            factor = xp.where(positive, 0.5 / xp.where(positive, value, 1.0), 0.0)
+            grads = tuple(g * factor for g in grads)
+    return value, grads, hessians
 
 
 def _size(x: Any) -> int:

@@ -53,6 +53,21 @@ def _suggestion(name: str) -> str:
     return f" (did you mean {', '.join(map(repr, close))}?)" if close else ""
 
 
+# Name parts written in capitals in class names (SmoothL1, KLDivergence, GaussianNLL), as
+# PyTorch and Keras write them.
+_ACRONYMS = {"l1": "L1", "l2": "L2", "kl": "KL", "nll": "NLL"}
+
+
+def class_name(loss: str | Loss) -> str:
+    """The adapter class name of a catalog loss: ``"smooth_l1"`` -> ``"SmoothL1"``.
+
+    One function for every adapter, so ``losskit.torch.SmoothL1`` and ``losskit.keras.SmoothL1``
+    are the same loss.
+    """
+    name = get(loss).name
+    return "".join(_ACRONYMS.get(part, part.capitalize()) for part in name.split("_"))
+
+
 def catalog(task: str | None = None) -> list[Loss]:
     """Every loss of the catalog, optionally only those of one ``task``, in catalog order.
 

@@ -193,6 +193,12 @@ def closed_unit_interval(name: str, value: Any) -> float:
     return number
 
 
+def boolean(name: str, value: Any) -> bool:
+    if not isinstance(value, bool) and type(value).__name__ != "bool_":
+        raise TypeError(f"{name} must be True or False; got {value!r}")
+    return bool(value)
+
+
 def optional_int(name: str, value: Any) -> int | None:
     if value is None:
         return None

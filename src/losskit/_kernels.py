@@ -1,0 +1,173 @@
+"""The kernel registry: faster implementations of a loss, each pinned to its reference kernel.
+
+Every loss has exactly one definition, its reference kernel on the array API (``Loss.kernel``).
+A backend may register faster kernels for it: a numba loop for NumPy, a torch-specialised
+expression, PyTorch's own loss where its semantics equal losskit's. Each registered kernel
+declares in ``accepts(call)`` exactly which calls it computes identically to the reference
+(dtype, device, parameters, reduction, size, the values where it must read them), and
+``select`` picks the first one that accepts a call; when none does the reference runs.
+
+Three styles of kernel exist, because fast code comes in three shapes:
+
+``"elementwise"``
+    Same signature and result as the reference kernel (the unreduced loss, its gradient per
+    prediction and the mean's normaliser); the reduction, weights and ``ignore_index`` stay the
+    shared ones. A torch kernel that fuses the reference's passes is of this style.
+``"reduced"``
+    ``fn(call) -> (value, grads)``, already reduced: a fused loop that adds the value while it
+    writes the gradient (the numba kernels). ``grads`` is a tuple, one per prediction, or None
+    for a call of order 0.
+``"native"``
+    ``fn(call) -> value``, differentiable by the framework's own autodiff: PyTorch's native loss
+    where it is exactly losskit's on the accepted calls. Used for values and for autograd; its
+    gradient is pinned to the reference's by the same generic test.
+
+``tests/test_kernels.py`` enumerates this registry and runs every (loss, kernel) pair against
+the reference on each loss's edge cases, so a new kernel cannot skip the test.
+
+Backends register on first sight of their array library (:func:`load_backend`), so the core
+imports neither torch nor numba.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import importlib
+import sys
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from ._reduction import reduce
+
+__all__ = ["Kernel", "register_kernel", "kernels", "select", "load_backend", "reference_only", "run", "STYLES"]
+
+STYLES = ("elementwise", "reduced", "native")
+
+# The module that registers each backend's kernels; imported the first time a call of that
+# backend is seen, or by load_backend().
+_BACKEND_MODULES = {
+    "numpy": "losskit.backends.numpy_fused",
+    "torch": "losskit.backends.torch_kernels",
+    "jax": None,  # jax.jit fuses the reference expression; the custom_vjp lives in _autodiff
+}
+
+
+@dataclass(frozen=True)
+class Kernel:
+    """A faster implementation of one loss on one backend, valid on the calls it accepts."""
+
+    loss: str
+    backend: str
+    name: str
+    fn: Callable[..., Any]
+    accepts: Callable[[Any], bool]
+    style: str = "elementwise"
+    max_order: int = 1  # 0: values only; 1: value and gradient; 2: also the Hessian diagonal
+
+    def __post_init__(self) -> None:
+        if self.style not in STYLES:
+            raise ValueError(f"style must be one of {STYLES}; got {self.style!r}")
+
+
+_REGISTRY: dict[tuple[str, str], list[Kernel]] = {}
+_LOADED: set[str] = set()
+
+
+def register_kernel(
+    loss: str, backend: str, fn: Callable[..., Any], accepts: Callable[[Any], bool], *,
+    name: str | None = None, style: str = "elementwise", max_order: int = 1,
+) -> Kernel:
+    """Register ``fn`` as a kernel of the catalog loss ``loss`` on ``backend`` (tried in order)."""
+    from ._registry import get
+
+    canonical = get(loss).name
+    kernel = Kernel(canonical, backend, name or getattr(fn, "__name__", "kernel"), fn, accepts, style, max_order)
+    entries = _REGISTRY.setdefault((canonical, backend), [])
+    if any(existing.name == kernel.name for existing in entries):
+        raise ValueError(f"a kernel named {kernel.name!r} is already registered for {canonical} on {backend}")
+    entries.append(kernel)
+    return kernel
+
+
+def kernels(loss: str | None = None, backend: str | None = None) -> list[Kernel]:
+    """Every registered kernel, optionally of one loss and/or one backend (loading the backends)."""
+    for name in _BACKEND_MODULES:
+        if backend is None or backend == name:
+            load_backend(name)
+    return [
+        kernel
+        for (loss_name, backend_name), entries in _REGISTRY.items()
+        for kernel in entries
+        if (loss is None or loss_name == loss) and (backend is None or backend_name == backend)
+    ]
+
+
+def load_backend(backend: str) -> None:
+    """Import the module that registers ``backend``'s kernels (once; a missing extra is no error)."""
+    if backend in _LOADED:
+        return
+    _LOADED.add(backend)
+    module = _BACKEND_MODULES.get(backend)
+    if module is not None and module not in sys.modules:
+        importlib.import_module(module)
+
+
+_reference_only: contextvars.ContextVar[bool] = contextvars.ContextVar("losskit_reference_only", default=False)
+
+
+@contextlib.contextmanager
+def reference_only():
+    """Run every call inside on the reference kernels (no registered kernel, no native twin).
+
+    What the kernel tests compare against; also a way to rule a fast path out while debugging.
+    """
+    token = _reference_only.set(True)
+    try:
+        yield
+    finally:
+        _reference_only.reset(token)
+
+
+def select(call: Any, *, styles: tuple[str, ...] = STYLES) -> Kernel | None:
+    """The first registered kernel of ``call``'s loss and backend that accepts the call, or None."""
+    if _reference_only.get():
+        return None
+    backend = call.backend
+    if backend not in _LOADED:
+        load_backend(backend)
+    entries = _REGISTRY.get((call.loss.name, backend))
+    if not entries:
+        return None
+    for kernel in entries:
+        if kernel.style in styles and call.order <= kernel.max_order and kernel.accepts(call):
+            return kernel
+    return None
+
+
+def run(call: Any, kernel: Kernel | None = None, *, reference: bool = False) -> tuple[Any, tuple | None, tuple | None]:
+    """Evaluate ``call`` with ``kernel`` (default: the selected one; the reference if none or ``reference``).
+
+    Returns ``(value, grads, hessians)`` reduced, in the compute dtype, class axis last; the
+    derivatives are tuples (one per prediction) or None below the call's order.
+    """
+    if kernel is None and not reference:
+        kernel = select(call)
+    if kernel is not None and kernel.style != "elementwise":
+        if kernel.style == "native":
+            return kernel.fn(call), None, None
+        value, grads = kernel.fn(call)
+        return value, grads, None
+    loss = call.loss
+    fn = loss.kernel if kernel is None else kernel.fn
+    extra = {"with_hess": True} if call.order >= 2 else {}
+    arguments = (call.y_true, *call.predictions) if loss.has_target else call.predictions
+    result = fn(call.xp, *arguments, with_grad=call.order >= 1, **extra, **call.params)
+    grads = result.grad
+    if grads is not None and not isinstance(grads, tuple):
+        grads = (grads,)
+    hess = result.hess
+    if hess is not None and not isinstance(hess, tuple):
+        hess = (hess,)
+    return reduce(call.xp, result.loss, grads, result.norm, call.weight, call.reduction, root=loss.root,
+                  hessians=hess if call.order >= 2 else None)

@@ -1,0 +1,93 @@
+"""Distributional regression losses: the model predicts a distribution, not only a point.
+
+A loss here takes several prediction inputs (the mean and the variance of a Gaussian) and has an
+analytic gradient for each; ``loss.grad`` returns one gradient per prediction, in call order.
+"""
+
+from __future__ import annotations
+
+import math
+
+from . import _validation as V
+from ._loss import NON_NEGATIVE, Equivalent, KernelResult, Loss, Param
+from ._registry import register
+
+__all__ = ["gaussian_nll"]
+
+_HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)
+
+
+def _gaussian_nll(xp, y_true, mean, variance, *, full, eps, with_grad):
+    # The variance is clamped at eps in the value and, as PyTorch does (its clamp runs under
+    # no_grad), the derivative is taken at the clamped variance and passed straight through: a
+    # variance head that collapses to 0 still receives the gradient that pushes it back up,
+    # instead of the zero gradient of a clamp.
+    clamped = xp.clip(variance, min=eps)
+    residual = mean - y_true
+    squared = residual * residual
+    loss = 0.5 * (xp.log(clamped) + squared / clamped)
+    if full:
+        loss = loss + _HALF_LOG_2PI
+    if not with_grad:
+        return KernelResult(loss)
+    grad_mean = residual / clamped
+    grad_variance = 0.5 * (1.0 - squared / clamped) / clamped
+    return KernelResult(loss, (grad_mean, grad_variance))
+
+
+def _check_gaussian(xp, y_true, mean, variance, params):
+    NON_NEGATIVE.check(xp, variance, "variance", "PyTorch raises on a negative variance too; use a softplus output")
+
+
+gaussian_nll = register(Loss(
+    name="gaussian_nll",
+    aliases=("gaussian_nll_loss",),
+    kernel=_gaussian_nll,
+    inputs=("mean", "variance"),
+    input_shapes=("same",),
+    check_inputs=_check_gaussian,
+    params=(
+        Param("full", False, "True or False", "Add the constant 0.5 log(2 pi) of the full log-likelihood.", V.boolean),
+        Param("eps", 1e-6, "> 0", "Floor of the variance, for stability.", V.positive),
+    ),
+    task="regression", kind="pointwise", prediction_space="values", label_format="real",
+    summary="Gaussian negative log-likelihood of y_true under N(mean, variance): 0.5 (log v + (mean - y)^2 / v).",
+    formula=r"\ell = \tfrac12\left(\log\max(v,\epsilon) + \frac{(\mu - y)^2}{\max(v,\epsilon)}\right) "
+            r"\ [+\tfrac12\log 2\pi\ \text{if full}]",
+    gradient_formula=r"\partial\ell/\partial\mu = (\mu - y)/\tilde v,\ "
+                     r"\partial\ell/\partial v = \tfrac12\left(1 - (\mu - y)^2/\tilde v\right)/\tilde v,\ "
+                     r"\tilde v = \max(v, \epsilon)",
+    output_activation="linear (mean), softplus or exp (variance)",
+    convex=False, robust_to_outliers=False, differentiable=True,
+    description="""
+        A model with two outputs, a mean and a variance per target, fitted by maximum
+        likelihood: it learns where it is uncertain (heteroscedastic regression). With a fixed
+        variance it is mean_squared_error scaled by 1 / (2 v) plus a constant. The variance is
+        floored at eps; the gradient is taken at the floored value and passed through, as in
+        PyTorch's GaussianNLLLoss.
+    """,
+    when_to_use="Regression that must report its own uncertainty (heteroscedastic noise, active learning, calibrated intervals).",
+    when_not_to_use="When only a point prediction is needed (mean_squared_error); heavy-tailed noise (a Student-t or Laplace likelihood).",
+    pitfalls=(
+        "The variance must be positive: use softplus or exp on the variance head, never a linear output.",
+        "PyTorch broadcasts a variance of shape (N, 1) or (N,) against (N, D); losskit requires the mean's shape.",
+        "Early in training the model can explain residuals by inflating the variance; a warm-up with a fixed variance helps.",
+    ),
+    equivalents=(
+        Equivalent("torch", "torch.nn.GaussianNLLLoss(full=full, eps=eps)(mean, y_true, variance)", "equal",
+                   "value and both gradients; PyTorch broadcasts a variance of fewer dimensions"),
+        Equivalent("keras", "none", "different", "Keras has no Gaussian likelihood loss"),
+    ),
+    references=("Nix and Weigend, 'Estimating the mean and variance of the target probability distribution', ICNN 1994",
+                "https://pytorch.org/docs/stable/generated/torch.nn.GaussianNLLLoss.html"),
+    example="""
+        >>> import losskit as lk
+        >>> float(lk.gaussian_nll([0.0, 0.0], [1.0, 2.0], [1.0, 4.0]))  # (0.5 * (0 + 1) + 0.5 * (log 4 + 1)) / 2
+        0.8465735902799727
+        >>> grad_mean, grad_variance = lk.gaussian_nll.grad([0.0], [1.0], [1.0])
+        >>> float(grad_mean[0]), float(grad_variance[0])
+        (1.0, 0.0)
+    """,
+))
+
+__test__ = {name: globals()[name].__doc__ for name in __all__}
