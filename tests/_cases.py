@@ -41,6 +41,7 @@ __all__ = [
     "missing_generators",
     "param_cases",
     "shapes",
+    "single_prediction",
     "softmax",
 ]
 
@@ -70,6 +71,13 @@ class Case:
     y_true: np.ndarray
     y_pred: np.ndarray
     sample_weight: np.ndarray
+    # The predictions after the first, for losses with several (gaussian_nll's variance).
+    more_predictions: tuple = ()
+
+    @property
+    def args(self) -> tuple:
+        """The positional arguments of the loss: the target, then every prediction."""
+        return (self.y_true, self.y_pred, *self.more_predictions)
 
 
 def softmax(x: np.ndarray) -> np.ndarray:
@@ -189,6 +197,13 @@ def _categorical_scores(rng, shape, params):
     return labels, scores - labels * shift[..., None]
 
 
+def _gaussian(rng, shape, params):
+    y_true = rng.normal(size=shape)
+    # Variances above every eps the tests use, so the clamp (whose gradient is PyTorch's
+    # pass-through, not a derivative) stays out of finite-difference checks.
+    return y_true, y_true + _signed_residual(rng, shape), rng.uniform(0.2, 3.0, size=shape)
+
+
 Generator = Callable[[np.random.Generator, tuple, dict], tuple]
 
 GENERATORS: dict[str, Generator] = {
@@ -219,6 +234,7 @@ GENERATORS: dict[str, Generator] = {
     "kl_divergence": _distribution_probabilities,
     "kl_divergence_with_logits": _distribution_logits,
     "categorical_hinge": _categorical_scores,
+    "gaussian_nll": _gaussian,
 }
 
 
@@ -249,6 +265,10 @@ def _param_settings(loss: lk.Loss, shape: tuple) -> list[tuple[str, dict]]:
         settings += [("q=0.1", {"q": 0.1}), ("q=0.9", {"q": 0.9})]
     if "epsilon" in names:
         settings += [("epsilon=0.5", {"epsilon": 0.5})]
+    if "eps" in names:
+        settings += [("eps=0.1", {"eps": 0.1})]
+    if "full" in names:
+        settings += [("full", {"full": True})]
     if "pos_weight" in names:
         settings += [("pos_weight=2.5", {"pos_weight": 2.5})]
         if len(shape) > 1:
@@ -289,6 +309,12 @@ def make_case(loss: lk.Loss | str, shape: tuple, params: dict | None = None, see
     """
     loss = lk.get(loss)
     rng = np.random.default_rng(seed)
-    y_true, y_pred = GENERATORS[loss.name](rng, tuple(shape), dict(params or {}))
+    y_true, y_pred, *more = GENERATORS[loss.name](rng, tuple(shape), dict(params or {}))
     sample_weight = rng.uniform(0.5, 2.0, size=tuple(shape[:1]))
-    return Case(np.asarray(y_true), np.asarray(y_pred, dtype=np.float64), sample_weight)
+    more = tuple(np.asarray(p, dtype=np.float64) for p in more)
+    return Case(np.asarray(y_true), np.asarray(y_pred, dtype=np.float64), sample_weight, more)
+
+
+def single_prediction(losses: list) -> list:
+    """The losses of ``losses`` called as ``loss(y_true, y_pred)`` (one prediction input)."""
+    return [loss for loss in losses if len(loss.inputs) == 1 and loss.has_target]

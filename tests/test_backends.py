@@ -18,14 +18,15 @@ import numpy as np
 import pytest
 
 import losskit as lk
-from _cases import make_case, param_cases, shapes
+from _cases import make_case, param_cases, shapes, single_prediction
 
 torch = pytest.importorskip("torch")
 jax = pytest.importorskip("jax")
 jnp = pytest.importorskip("jax.numpy")
 xps = pytest.importorskip("array_api_strict")
 
-CATALOG = lk.catalog()
+# Multi-prediction losses have their own tests (test_multi_input.py).
+CATALOG = single_prediction(lk.catalog())
 LOSS_IDS = [loss.name for loss in CATALOG]
 
 

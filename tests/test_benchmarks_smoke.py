@@ -8,9 +8,11 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import losskit as lk
+from losskit import equivalents
 
 pytest.importorskip("torch")
 pytest.importorskip("jax")
@@ -45,11 +47,47 @@ def test_smoke_benchmark_has_a_row_per_loss_and_backend(smoke_table, backend):
     assert measured == set(lk.names(include_aliases=False))
 
 
-def test_native_references_are_measured_where_pytorch_has_a_twin(smoke_table):
+def test_torch_rows_time_the_functional_call_and_the_module(smoke_table):
+    implementations = {(row[0], row[2]) for row in _rows(smoke_table) if row[1] == "torch-cpu"}
+    for name in lk.names(include_aliases=False):
+        assert {(name, "functional fwd+bwd"), (name, "module fwd+bwd")} <= implementations
+
+
+def test_torch_references_are_the_native_twin_or_a_plain_expression(smoke_table):
     references = {row[0]: row[5] for row in _rows(smoke_table) if row[1] == "torch-cpu"}
-    assert references["huber"] == "torch.nn.functional"
-    assert references["sparse_softmax_cross_entropy"] == "torch.nn.functional"
-    assert references["log_cosh"] == ""
+    assert references["huber"] == equivalents.find("huber", "torch").api
+    assert references["gaussian_nll"] == equivalents.find("gaussian_nll", "torch").api
+    assert references["log_cosh"] == bench.torch_reference(lk.log_cosh)[0]
+    assert all(references.values())
+
+
+def test_every_loss_has_a_pytorch_reference():
+    assert [loss.name for loss in lk.catalog() if bench.torch_reference(loss) is None] == []
+
+
+@pytest.mark.parametrize("name", ["log_cosh", "quantile", "modified_huber", "categorical_hinge"])
+def test_plain_pytorch_expressions_equal_the_loss(name):
+    import torch
+
+    loss = lk.get(name)
+    y_true, (y_pred,) = bench.make_inputs(loss, bench.Config("smoke", 1, 64, 8, 5), dtype=np.float64)
+    _, expression = bench.torch_reference(loss)
+    expected = expression(torch.as_tensor(y_true), torch.as_tensor(y_pred))
+    np.testing.assert_allclose(float(loss(y_true, y_pred)), float(expected), rtol=1e-10)
+
+
+def test_jax_references_are_optax_where_optax_has_the_loss(smoke_table):
+    references = {row[0]: row[5] for row in _rows(smoke_table) if row[1] == "jax"}
+    with_optax = {e.loss for e in equivalents.entries(framework="optax") if e.fn is not None}
+    assert {name for name, reference in references.items() if reference} == with_optax
+
+
+def test_numpy_rows_time_the_three_doors_against_their_bound(smoke_table):
+    rows = [row for row in _rows(smoke_table) if row[1] == "numpy"]
+    assert {row[2] for row in rows} == set(bench.NUMPY_DOORS)
+    bounds = {row[0]: row[5] for row in rows}
+    assert bounds["huber"] == "copy inputs"
+    assert bounds["sparse_softmax_cross_entropy"].startswith(("sklearn.", "PyTorch CPU: "))
 
 
 def _row(loss, backend, implementation, total, reference_ms, **extra):
@@ -60,17 +98,34 @@ def test_summary_checks_each_ratio_against_its_target():
     small = bench.Config("small", 1, 32, 32, 10)
     large = bench.Config("large", 1, 10, 8, 4)
     results = [
-        (small, [_row("huber", "torch-cpu", "module fwd+bwd", 1.4, 1.0),
-                 _row("poisson", "numpy", "value_and_grad (none)", 2.0, 1.0)]),
-        (large, [_row("huber", "torch-cpu", "module fwd+bwd", 1.1, 1.0, memory_mb=1.0, reference_memory_mb=0.0),
-                 _row("poisson", "numpy", "value_and_grad (none)", 3.0, 10.0, bandwidth_ms=1.0)]),
+        (small, [_row("huber", "torch-cpu", "functional fwd+bwd", 1.4, 1.0),
+                 _row("huber", "torch-cpu", "module fwd+bwd", 1.2, 1.0),
+                 _row("huber", "jax", "jit(value_and_grad)", 0.9, 1.0)]),
+        (large, [_row("huber", "torch-cpu", "functional fwd+bwd", 1.05, 1.0, memory_mb=1.0, reference_memory_mb=0.0),
+                 _row("huber", "torch-cpu", "module fwd+bwd", 1.2, 1.0, memory_mb=1.0, reference_memory_mb=1.0),
+                 _row("huber", "numpy", "lk.X(...)", 1.0, 1.0),
+                 _row("huber", "numpy", ".grad", 3.0, 1.0),
+                 _row("huber", "numpy", ".value_and_grad", 1.5, 1.0),
+                 _row("sparse_softmax_cross_entropy", "numpy", ".value_and_grad", 1.4, 1.0)]),
     ]
     table = bench.summary(results)
-    cells = {line.split("|")[1].strip(): [c.strip() for c in line.strip().strip("|").split("|")[1:]]
-             for line in table.splitlines()[2:]}
-    # columns: torch small, numpy small, torch large, torch memory large, numpy large, numpy vs copy large
-    assert cells["huber"][:1] == ["1.4 yes"] and cells["huber"][2:4] == ["1.1 **no**", "inf **no**"]
-    assert cells["poisson"][1] == "2 **no**" and cells["poisson"][4:] == ["0.3 yes", "3 **no**"]
+    header, _, *lines = table.splitlines()
+    titles = [c.strip() for c in header.strip().strip("|").split("|")][1:]
+    cells = {line.split("|")[1].strip(): dict(zip(titles, [c.strip() for c in line.strip().strip("|").split("|")[1:]]))
+             for line in lines}
+    huber = cells["huber"]
+    assert huber["PyTorch CPU functional vs native, small (target 1.3)"] == "1.4 **no**"
+    assert huber["PyTorch CPU module vs native, small (target 1.3)"] == "1.2 yes"
+    assert huber["JAX vs Optax, small (target 1)"] == "0.9 yes"
+    assert huber["PyTorch CPU functional vs native, large (target 1.1)"] == "1.05 yes"
+    assert huber["PyTorch CPU functional autograd memory vs native, large (target 1)"] == "inf **no**"
+    assert huber["PyTorch CPU module autograd memory vs native, large (target 1)"] == "1 yes"
+    # The slowest of the three NumPy doors is the one checked.
+    assert huber["NumPy slowest door vs copying the inputs, large (target 2)"] == "3 **no**"
+    assert huber["NumPy slowest door vs scikit-learn / PyTorch CPU, large (target 1.5)"] == ""
+    sparse = cells["sparse_softmax_cross_entropy"]
+    assert sparse["NumPy slowest door vs scikit-learn / PyTorch CPU, large (target 1.5)"] == "1.4 yes"
+    assert sparse["NumPy slowest door vs copying the inputs, large (target 2)"] == ""
 
 
 def test_readme_shows_the_summary_of_the_committed_results():

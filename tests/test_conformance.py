@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import losskit as lk
-from losskit import conformance
+from losskit import conformance, equivalents
 
 REGISTRY_EQUIVALENTS = [
     (loss, equivalent) for loss in lk.catalog() for equivalent in loss.equivalents
@@ -33,19 +33,46 @@ def _run_cli(*args: str) -> subprocess.CompletedProcess:
 @pytest.mark.parametrize(
     "loss, equivalent", REGISTRY_EQUIVALENTS, ids=[f"{l.name}-{e.framework}" for l, e in REGISTRY_EQUIVALENTS]
 )
-def test_every_registry_equivalent_has_an_adapter(loss, equivalent):
-    assert (loss.name, PUBLIC_NAME[equivalent.framework]) in conformance.ADAPTERS
+def test_every_registry_equivalent_has_a_runnable_entry(loss, equivalent):
+    entry = equivalents.find(loss.name, equivalent.framework)
+    assert entry is not None
+    assert (entry.api, entry.relation, entry.note) == (equivalent.api, equivalent.relation, equivalent.note)
+    # Only a framework the registry says lacks the loss has nothing to run.
+    assert entry.fn is not None or equivalent.relation == "different"
 
 
-def test_every_adapter_checks_a_registry_equivalent():
-    claimed = {(loss.name, PUBLIC_NAME[e.framework]) for loss, e in REGISTRY_EQUIVALENTS}
-    assert set(conformance.ADAPTERS) <= claimed
+def test_every_documented_entry_is_a_registry_equivalent():
+    claimed = {(loss.name, e.framework) for loss, e in REGISTRY_EQUIVALENTS}
+    documented = [(e.loss, e.framework) for e in equivalents.entries(documented=True)]
+    assert set(documented) == claimed
+    assert len(documented) == len(claimed)  # one runnable per registry entry
+
+
+def test_additional_references_name_their_own_api():
+    extra = equivalents.entries(documented=False)
+    assert extra and all(e.api and e.fn is not None for e in extra)
+    registry_apis = {(loss.name, e.framework, e.api) for loss, e in REGISTRY_EQUIVALENTS}
+    assert not {(e.loss, e.framework, e.api) for e in extra} & registry_apis
+
+
+def test_parameters_of_an_entry_are_read_from_its_function():
+    assert equivalents.find("huber", "torch").params == {"delta"}
+    assert equivalents.find("quantile", "sklearn").params == {"q"}
+    assert equivalents.find("mean_squared_error", "optax").params == set()
+
+
+def test_a_framework_without_the_loss_is_not_applicable_with_the_registry_reason(full_table):
+    cell = full_table.cell("gaussian_nll", "keras")
+    assert cell.status == "not-applicable"
+    assert "no Gaussian likelihood loss" in cell.reason
 
 
 def test_table_measures_every_registry_equivalent(full_table):
     for loss, equivalent in REGISTRY_EQUIVALENTS:
         cell = full_table.cell(loss.name, PUBLIC_NAME[equivalent.framework])
-        assert cell.status in ("equal", "differs"), (loss.name, equivalent.framework, cell)
+        runnable = equivalents.find(loss.name, equivalent.framework).fn is not None
+        expected = ("equal", "differs") if runnable else ("not-applicable",)
+        assert cell.status in expected, (loss.name, equivalent.framework, cell)
         assert cell.api == equivalent.api
 
 
@@ -69,12 +96,12 @@ KNOWN_EQUAL = [
     ("mean_absolute_error", "sklearn"), ("root_mean_squared_error", "torch"),
     ("huber", "keras"), ("huber", "jax"), ("huber", "sklearn"), ("smooth_l1", "torch"),
     ("log_cosh", "keras"), ("quantile", "sklearn"),
-    ("binary_cross_entropy", "torch"),
-    ("sigmoid_cross_entropy", "torch"), ("sigmoid_cross_entropy", "jax"),
+    ("sigmoid_cross_entropy", "jax"),
     ("sigmoid_cross_entropy", "keras"), ("sigmoid_cross_entropy", "sklearn"),
     ("hinge", "keras"), ("hinge", "jax"), ("hinge", "sklearn"), ("modified_huber", "sklearn"),
     ("softmax_cross_entropy", "torch"), ("sparse_softmax_cross_entropy", "jax"),
     ("kl_divergence", "torch"), ("kl_divergence_with_logits", "jax"), ("categorical_hinge", "keras"),
+    ("gaussian_nll", "torch"),
 ]
 
 
@@ -130,6 +157,21 @@ def test_torch_weighted_huber_is_diagnosed_as_dividing_by_the_element_count(full
     assert "divides sum(w*l) by the number of elements" in cell.reason
 
 
+@pytest.mark.parametrize("loss", ["binary_cross_entropy", "sigmoid_cross_entropy"])
+def test_torch_weighted_binary_losses_divide_by_the_element_count(full_table, loss):
+    # Unweighted they are equal; PyTorch's weight= rescales each term and still divides by N.
+    cell = full_table.cell(loss, "torch")
+    assert cell.status == "differs"
+    assert "divides sum(w*l) by the number of elements" in cell.reason
+    assert "with sample_weight" in cell.reason and "also differs on" not in cell.reason
+
+
+def test_gaussian_nll_inputs_include_variances_below_eps():
+    cases = {case.name: case for case in conformance.input_cases(lk.gaussian_nll)}
+    variance = cases["variances at and below eps"].others[0]
+    assert variance.min() == 0.0 and (variance < 1e-6).sum() == 2
+
+
 def test_torch_nll_on_log_of_zero_probability_is_reported_as_infinite(full_table):
     cell = full_table.cell("categorical_cross_entropy", "torch")
     assert "PyTorch inf vs losskit 100" in cell.reason
@@ -154,7 +196,7 @@ def test_inputs_are_valid_for_losskit_and_include_a_weighted_case(loss):
     cases = conformance.input_cases(loss)
     assert any(case.sample_weight is not None for case in cases)
     for case in cases:
-        assert np.isfinite(float(loss(case.y_true, case.y_pred, sample_weight=case.sample_weight)))
+        assert np.isfinite(float(loss(case.y_true, *case.predictions, sample_weight=case.sample_weight)))
 
 
 def test_inputs_are_the_same_on_every_call():

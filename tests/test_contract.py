@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 import losskit as lk
-from _cases import IGNORE_INDEX, make_case, param_cases, shapes
+from _cases import IGNORE_INDEX, make_case, param_cases, shapes, single_prediction
 
 CATALOG = lk.catalog()
 LOSS_IDS = [loss.name for loss in CATALOG]
@@ -53,8 +53,18 @@ def expanded(weight: np.ndarray, shape: tuple) -> np.ndarray:
     return np.broadcast_to(weight.reshape(weight.shape + (1,) * (len(shape) - weight.ndim)), shape)
 
 
+def _first_grad(value_and_grad):
+    """(value, gradient of the first prediction): the reduction identities hold for each prediction."""
+    value, grad = value_and_grad
+    return value, grad[0] if isinstance(grad, tuple) else grad
+
+
+def _rows(case, index):
+    return tuple(a[index] for a in case.args)
+
+
 def call(loss: lk.Loss, case, **kwargs):
-    return loss.value_and_grad(case.y_true, case.y_pred, **kwargs)
+    return _first_grad(loss.value_and_grad(*case.args, **kwargs))
 
 
 def first_axis_labels(loss: lk.Loss, y_true: np.ndarray) -> np.ndarray:
@@ -67,14 +77,16 @@ def first_axis_labels(loss: lk.Loss, y_true: np.ndarray) -> np.ndarray:
 @pytest.mark.parametrize("loss", CATALOG, ids=LOSS_IDS)
 def test_signature_takes_truth_then_prediction_then_keyword_only_options(loss):
     parameters = list(inspect.signature(loss).parameters.values())
-    assert [p.name for p in parameters[:2]] == ["y_true", loss.pred_name]
-    assert all(p.kind is inspect.Parameter.POSITIONAL_OR_KEYWORD for p in parameters[:2])
-    assert all(p.kind is inspect.Parameter.KEYWORD_ONLY for p in parameters[2:])
-    expected_options = [p.name for p in loss.params] + ["sample_weight", "reduction"]
-    assert [p.name for p in parameters[2:]] == expected_options
+    arrays = 1 + len(loss.inputs)
+    assert [p.name for p in parameters[:arrays]] == ["y_true", *loss.inputs]
+    assert all(p.kind is inspect.Parameter.POSITIONAL_OR_KEYWORD for p in parameters[:arrays])
+    assert all(p.kind is inspect.Parameter.KEYWORD_ONLY for p in parameters[arrays:])
+    class_axis = ["axis"] if loss.kind != "pointwise" else []
+    expected_options = [p.name for p in loss.params] + class_axis + ["sample_weight", "reduction"]
+    assert [p.name for p in parameters[arrays:]] == expected_options
 
 
-@pytest.mark.parametrize("loss", CATALOG, ids=LOSS_IDS)
+@pytest.mark.parametrize("loss", single_prediction(CATALOG), ids=lambda loss: loss.name)
 def test_prediction_is_named_logits_exactly_for_losses_on_logits(loss):
     expected = "logits" if loss.prediction_space == "logits" else "y_pred"
     assert loss.pred_name == expected
@@ -84,8 +96,8 @@ def test_prediction_is_named_logits_exactly_for_losses_on_logits(loss):
 @pytest.mark.parametrize("loss", CATALOG, ids=LOSS_IDS)
 def test_keyword_call_equals_positional_call(loss):
     case = make_case(loss, shapes(loss)[0])
-    by_keyword = loss(y_true=case.y_true, **{loss.pred_name: case.y_pred})
-    assert_close(by_keyword, loss(case.y_true, case.y_pred))
+    by_keyword = loss(**dict(zip(inspect.signature(loss).parameters, case.args)))
+    assert_close(by_keyword, loss(*case.args))
 
 
 @pytest.mark.parametrize("loss", [loss for loss in CATALOG if loss.pred_name == "logits"],
@@ -100,14 +112,14 @@ def test_logits_loss_rejects_the_y_pred_keyword_and_names_logits(loss):
 def test_options_cannot_be_passed_positionally(loss):
     case = make_case(loss, shapes(loss)[0])
     with pytest.raises(TypeError, match="by keyword"):
-        loss(case.y_true, case.y_pred, "mean")
+        loss(*case.args, "mean")  # one positional argument too many
 
 
 @pytest.mark.parametrize("loss", CATALOG, ids=LOSS_IDS)
 def test_unknown_keyword_raises_type_error_naming_it(loss):
     case = make_case(loss, shapes(loss)[0])
     with pytest.raises(TypeError, match="'reduce'"):
-        loss(case.y_true, case.y_pred, reduce="mean")
+        loss(*case.args, reduce="mean")
 
 
 @pytest.mark.parametrize(
@@ -139,15 +151,15 @@ def test_reduction_none_is_elementwise_or_per_sample(loss, shape):
 @pytest.mark.parametrize("loss, shape", PER_EXAMPLE, ids=PER_EXAMPLE_IDS)
 def test_reduction_none_multiplies_by_the_expanded_sample_weight(loss, shape):
     case = make_case(loss, shape)
-    unweighted = loss(case.y_true, case.y_pred, reduction="none")
-    weighted = loss(case.y_true, case.y_pred, sample_weight=case.sample_weight, reduction="none")
+    unweighted = loss(*case.args, reduction="none")
+    weighted = loss(*case.args, sample_weight=case.sample_weight, reduction="none")
     assert_close(weighted, expanded(case.sample_weight, unweighted.shape) * unweighted)
 
 
 @pytest.mark.parametrize("loss, shape", PER_EXAMPLE, ids=PER_EXAMPLE_IDS)
 def test_reduction_sum_is_the_sum_of_weighted_losses(loss, shape):
     case = make_case(loss, shape)
-    weighted = loss(case.y_true, case.y_pred, sample_weight=case.sample_weight, reduction="none")
+    weighted = loss(*case.args, sample_weight=case.sample_weight, reduction="none")
     total, total_grad = call(loss, case, sample_weight=case.sample_weight, reduction="sum")
     _, none_grad = call(loss, case, sample_weight=case.sample_weight, reduction="none")
     assert_close(total, np.sum(weighted))
@@ -157,7 +169,7 @@ def test_reduction_sum_is_the_sum_of_weighted_losses(loss, shape):
 @pytest.mark.parametrize("loss, shape", PER_EXAMPLE, ids=PER_EXAMPLE_IDS)
 def test_reduction_mean_divides_by_the_summed_sample_weights(loss, shape):
     case = make_case(loss, shape)
-    weighted = loss(case.y_true, case.y_pred, sample_weight=case.sample_weight, reduction="none")
+    weighted = loss(*case.args, sample_weight=case.sample_weight, reduction="none")
     total_weight = np.sum(expanded(case.sample_weight, weighted.shape))
     mean, mean_grad = call(loss, case, sample_weight=case.sample_weight, reduction="mean")
     _, sum_grad = call(loss, case, sample_weight=case.sample_weight, reduction="sum")
@@ -168,8 +180,8 @@ def test_reduction_mean_divides_by_the_summed_sample_weights(loss, shape):
 @pytest.mark.parametrize("loss, shape", PER_EXAMPLE, ids=PER_EXAMPLE_IDS)
 def test_reduction_mean_without_weights_is_the_plain_mean(loss, shape):
     case = make_case(loss, shape)
-    unreduced = loss(case.y_true, case.y_pred, reduction="none")
-    assert_close(loss(case.y_true, case.y_pred), np.mean(unreduced))
+    unreduced = loss(*case.args, reduction="none")
+    assert_close(loss(*case.args), np.mean(unreduced))
 
 
 @pytest.mark.parametrize("loss, shape", PER_EXAMPLE, ids=PER_EXAMPLE_IDS)
@@ -210,9 +222,9 @@ def test_zero_weights_drop_samples(loss, shape):
     kept = weight > 0
     for reduction in set(loss.reductions) - {"none"}:
         value, grad = call(loss, case, sample_weight=weight, reduction=reduction)
-        kept_value, kept_grad = loss.value_and_grad(
-            case.y_true[kept], case.y_pred[kept], sample_weight=weight[kept], reduction=reduction
-        )
+        kept_value, kept_grad = _first_grad(loss.value_and_grad(
+            *_rows(case, kept), sample_weight=weight[kept], reduction=reduction
+        ))
         assert_close(value, kept_value)
         assert_close(grad[kept], kept_grad)
         assert np.all(grad[~kept] == 0)
@@ -225,9 +237,7 @@ def test_integer_weights_equal_repeated_samples(loss, shape):
     rows = np.repeat(np.arange(shape[0]), counts)
     for reduction in set(loss.reductions) - {"none"}:
         value, grad = call(loss, case, sample_weight=counts.astype(float), reduction=reduction)
-        repeated_value, repeated_grad = loss.value_and_grad(
-            case.y_true[rows], case.y_pred[rows], reduction=reduction
-        )
+        repeated_value, repeated_grad = _first_grad(loss.value_and_grad(*_rows(case, rows), reduction=reduction))
         assert_close(value, repeated_value)
         # Each sample's gradient is the sum of its copies' gradients.
         summed = np.zeros_like(grad)
@@ -269,8 +279,8 @@ def test_class_weight_scales_each_sample_by_its_label_weight(loss):
     case = make_case(loss, (6, 4))
     class_weight = np.array([0.5, 1.0, 2.0, 3.0])
     labels = first_axis_labels(loss, case.y_true)
-    plain = loss(case.y_true, case.y_pred, reduction="none")
-    weighted = loss(case.y_true, case.y_pred, class_weight=class_weight, reduction="none")
+    plain = loss(*case.args, reduction="none")
+    weighted = loss(*case.args, class_weight=class_weight, reduction="none")
     assert_close(weighted, class_weight[labels] * plain)
 
 
@@ -280,8 +290,8 @@ def test_class_weight_mean_divides_by_the_summed_label_weights(loss):
     class_weight = np.array([0.5, 1.0, 2.0, 3.0])
     labels = first_axis_labels(loss, case.y_true)
     options = dict(class_weight=class_weight, sample_weight=case.sample_weight)
-    total = loss(case.y_true, case.y_pred, reduction="sum", **options)
-    mean = loss(case.y_true, case.y_pred, reduction="mean", **options)
+    total = loss(*case.args, reduction="sum", **options)
+    mean = loss(*case.args, reduction="mean", **options)
     assert_close(mean, total / np.sum(case.sample_weight * class_weight[labels]))
 
 
@@ -475,7 +485,7 @@ def test_with_params_returns_a_loss_with_new_defaults(loss, params_id, params):
     case = make_case(loss, shapes(loss)[-1], params)
     configured = loss.with_params(**params)
     assert configured.name == loss.name
-    assert_close(configured(case.y_true, case.y_pred), loss(case.y_true, case.y_pred, **params))
+    assert_close(configured(*case.args), loss(*case.args, **params))
     signature = inspect.signature(configured).parameters
     for name, value in params.items():
         assert configured.defaults[name] is value or configured.defaults[name] == value

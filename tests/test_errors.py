@@ -37,21 +37,21 @@ def test_column_prediction_against_flat_targets_names_both_shapes_and_the_reshap
     column = case.y_pred[:, None]
     message = rf"y_true has shape \(4,\) but {loss.pred_name} has shape \(4, 1\).*reshape"
     with pytest.raises(ValueError, match=message):
-        loss(case.y_true, column)
+        loss(case.y_true, column, *(p[:, None] for p in case.more_predictions))
 
 
 @pytest.mark.parametrize("loss", POINTWISE, ids=lambda loss: loss.name)
 def test_column_targets_against_flat_prediction_names_both_shapes_and_the_reshape(loss):
     case = _case(loss, (4,))
     with pytest.raises(ValueError, match=r"y_true has shape \(4, 1\).*\(4,\).*reshape"):
-        loss(case.y_true[:, None], case.y_pred)
+        loss(case.y_true[:, None], *case.args[1:])
 
 
 @pytest.mark.parametrize("loss", POINTWISE, ids=lambda loss: loss.name)
 def test_different_lengths_are_rejected_not_broadcast(loss):
     case = _case(loss, (4,))
     with pytest.raises(ValueError, match=r"y_true has shape \(3,\).*\(4,\)"):
-        loss(case.y_true[:3], case.y_pred)
+        loss(case.y_true[:3], *case.args[1:])
 
 
 @pytest.mark.parametrize("loss", DENSE, ids=lambda loss: loss.name)
@@ -82,7 +82,7 @@ def test_one_hot_labels_to_a_sparse_loss_point_to_the_dense_twin(loss):
 def test_sparse_labels_with_a_trailing_axis_suggest_dropping_it(loss):
     case = _case(loss, (5, 3))
     with pytest.raises(ValueError, match=r"y_true has shape \(5, 1\).*drop the trailing axis"):
-        loss(case.y_true[:, None], case.y_pred)
+        loss(case.y_true[:, None], *case.args[1:])
 
 
 @pytest.mark.parametrize("loss", SPARSE, ids=lambda loss: loss.name)
@@ -218,6 +218,8 @@ INVALID_PARAMETERS = [
      r"pos_weight must be a scalar or have shape \(3,\)"),
     ("sigmoid_cross_entropy", "pos_weight", -2.0, ValueError, "pos_weight must be non-negative"),
     ("sigmoid_cross_entropy", "pos_weight", "balanced", TypeError, "pos_weight must hold real numbers"),
+    ("gaussian_nll", "eps", 0.0, ValueError, "eps must be a finite number > 0"),
+    ("gaussian_nll", "full", "yes", TypeError, "full must be True or False"),
 ]
 
 
@@ -229,7 +231,7 @@ def test_invalid_parameter_raises_naming_the_parameter(name, parameter, value, e
     loss = lk.get(name)
     case = _case(loss, (5, 3))
     with pytest.raises(error, match=message):
-        loss(case.y_true, case.y_pred, **{parameter: value})
+        loss(*case.args, **{parameter: value})
 
 
 def test_every_validated_parameter_of_the_catalog_has_an_invalid_value_case():
@@ -245,7 +247,7 @@ def test_unknown_reduction_raises_value_error_listing_the_valid_ones(loss, reduc
     case = _case(loss)
     message = re.escape(f"reduction must be one of 'none', 'sum', 'mean'; got {reduction!r}")
     with pytest.raises(ValueError, match=message):
-        loss(case.y_true, case.y_pred, reduction=reduction)
+        loss(*case.args, reduction=reduction)
 
 
 @pytest.mark.parametrize("loss", CATALOG, ids=LOSS_IDS)
@@ -254,7 +256,7 @@ def test_negative_sample_weight_names_sample_weight(loss):
     weight = case.sample_weight.copy()
     weight[1] = -1.0
     with pytest.raises(ValueError, match=r"sample_weight must be non-negative; found -1 at index \(1,\)"):
-        loss(case.y_true, case.y_pred, sample_weight=weight)
+        loss(*case.args, sample_weight=weight)
 
 
 @pytest.mark.parametrize("loss", CATALOG, ids=LOSS_IDS)
@@ -263,7 +265,7 @@ def test_sample_weight_that_is_not_a_prefix_of_the_loss_shape_names_both_shapes(
     weight = np.ones(case.sample_weight.shape[0] + 1)
     message = r"sample_weight has shape \(\d+,\), which is not a prefix of the unreduced loss shape .*per sample"
     with pytest.raises(ValueError, match=message):
-        loss(case.y_true, case.y_pred, sample_weight=weight)
+        loss(*case.args, sample_weight=weight)
 
 
 def test_sample_weight_over_the_trailing_axis_only_is_rejected():
@@ -338,6 +340,7 @@ def test_missing_prediction_names_it(loss):
 @pytest.mark.parametrize("loss", CATALOG, ids=LOSS_IDS)
 def test_unknown_keyword_lists_the_accepted_ones(loss):
     case = _case(loss)
-    accepted = ", ".join([p.name for p in loss.params] + ["sample_weight", "reduction"])
+    class_axis = ["axis"] if loss.kind != "pointwise" else []
+    accepted = ", ".join([p.name for p in loss.params] + class_axis + ["sample_weight", "reduction"])
     with pytest.raises(TypeError, match=rf"unexpected keyword argument 'weights'; it accepts {accepted}"):
-        loss(case.y_true, case.y_pred, weights=case.sample_weight)
+        loss(*case.args, weights=case.sample_weight)

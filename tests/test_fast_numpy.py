@@ -1,171 +1,252 @@
-"""losskit._fast: the fused NumPy kernels return exactly what the generic value_and_grad returns."""
+"""The fused NumPy kernels (losskit.backends.numpy_fused) return what the reference kernels return.
+
+Every NumPy kernel of the registry is run through the public doors (``loss(...)``, ``.grad``,
+``.value_and_grad``) and compared with the same call under ``lk.reference_only()``: just past the
+size from which the kernels accept a call, on one whole chunk, and on many chunks with a ragged
+last one (the threaded path), for every reduction, with and without sample weights, with each
+formula's edge values (kinks, floors, zero residuals, saturated logits, labels all 0/1 or +-1)
+placed at the start, across a chunk boundary and at the very end.
+"""
 
 from __future__ import annotations
+
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 
 import losskit as lk
-from losskit import _fast
-from _cases import make_case, param_cases  # noqa: E402
+from losskit import _kernels
+from losskit.backends import numpy_fused
 
-FUSED = [lk.get(name) for name in _fast.fused_losses()]
+numba = pytest.importorskip("numba")
+
+KERNELS = _kernels.kernels(backend="numpy")
+CHUNK = numpy_fused.CHUNK_ELEMENTS
+SIZES = {
+    "past-threshold": numpy_fused.FUSED_MIN_ELEMENTS + 1,
+    "one-chunk": CHUNK,
+    "many-chunks": 3 * CHUNK + 17,
+}
+
+# Non-default parameters worth a run of their own (a kink moves, a branch of the formula opens).
+PARAMS = {
+    "huber": [{"delta": 0.5}],
+    "smooth_l1": [{"beta": 0.0}, {"beta": 0.5}],
+    "pseudo_huber": [{"delta": 2.0}],
+    "quantile": [{"q": 0.9}],
+    "epsilon_insensitive": [{"epsilon": 0.25}],
+    "binary_cross_entropy": [{"label_smoothing": 0.2}],
+    "sigmoid_cross_entropy": [{"label_smoothing": 0.2}],
+}
+SIGNED = {"hinge", "squared_hinge", "modified_huber", "logistic"}
+
+
+def _finite_edges(loss, signed: bool):
+    """(y_true, y_pred) pairs on each branch boundary of the loss's formula."""
+    if loss.name in SIGNED:
+        labels = [-1.0, 1.0] if signed else [0.0, 1.0]
+        margins = [1.0, -1.0, 0.0, 0.5, -0.5, 3.0, -3.0, -1.0 - 1e-12, 40.0, -800.0]
+        return [(label, m) for m in margins for label in labels]
+    if loss.prediction_space == "probabilities":
+        return [(0.0, 0.0), (1.0, 1.0), (0.0, 1.0), (1.0, 0.0), (1.0, 1e-13), (0.0, 1.0 - 1e-13), (0.5, 0.5), (0.3, 1e-30)]
+    if loss.prediction_space == "logits":
+        return [(0.0, 1e4), (1.0, -1e4), (0.0, -1e4), (1.0, 1e4), (0.5, 0.0), (1.0, 0.0), (0.0, 800.0), (1.0, -800.0)]
+    if loss.label_format in ("non-negative", "counts"):
+        return [(0.0, 0.0), (0.0, 1e-15), (5.0, 1e-15), (1.0, 0.0), (2.0, 1e30), (0.0, 7.0), (3.0, 3.0)]
+    # Residuals at every kink of the regression losses (bands, thresholds, the log-cosh branch).
+    residuals = [0.0, 0.1, 0.25, 0.5, 1.0, 2.0, 1e-8, 1.0 - 1e-12, 30.0, 800.0]
+    return [(0.0, s * r) for r in residuals for s in (1.0, -1.0)] + [(1e-9, 0.0), (-3.0, -3.0)]
+
+
+def _non_finite_edges(loss):
+    values = [np.inf, -np.inf, np.nan, 0.0, 1.0, -1.0]
+    return [(y, p) for y in values for p in values]
+
+
+def _draw(loss, size: int, rng, signed: bool):
+    if loss.name in SIGNED:
+        y_true = rng.integers(0, 2, size).astype(float)
+        y_true = 2.0 * y_true - 1.0 if signed else y_true
+        return y_true, rng.normal(0.0, 2.0, size)
+    if loss.prediction_space == "probabilities":
+        return rng.uniform(0.0, 1.0, size), rng.uniform(0.01, 0.99, size)
+    if loss.prediction_space == "logits":
+        return rng.uniform(0.0, 1.0, size), rng.normal(0.0, 5.0, size)
+    if loss.label_format in ("non-negative", "counts"):
+        return rng.poisson(3.0, size).astype(float), rng.uniform(0.0, 6.0, size)
+    return rng.normal(0.0, 2.0, size), rng.normal(0.0, 2.0, size)
+
+
+def _inputs(loss, size: int, dtype, edges, *, signed: bool = False, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    y_true, y_pred = _draw(loss, size, rng, signed)
+    edge_true, edge_pred = (np.array(column) for column in zip(*edges))
+    count = len(edges)
+    for start in sorted({0, min(CHUNK - count // 2, size - count), size - count}):
+        y_true[start:start + count], y_pred[start:start + count] = edge_true, edge_pred
+    return y_true.astype(dtype), y_pred.astype(dtype)
+
+
+def _doors(loss, y_true, y_pred, kwargs):
+    value = loss(y_true, y_pred, **kwargs)
+    grad = loss.grad(y_true=y_true, **{loss.pred_name: y_pred}, **kwargs)  # keywords take the kernel too
+    both = loss.value_and_grad(y_true, y_pred, **kwargs)
+    return value, grad, both
+
+
+def _assert_equal_to_reference(kernel, y_true, y_pred, kwargs, rtol):
+    loss = lk.get(kernel.loss)
+    call = loss.prepare((y_true, y_pred), kwargs, order=1)
+    assert _kernels.select(call) is kernel  # the doors below run the kernel under test
+    value, grad, (both_value, both_grad) = _doors(loss, y_true, y_pred, kwargs)
+    with lk.reference_only():
+        expected_value, expected_grad = loss.value_and_grad(y_true, y_pred, **kwargs)
+    for got in (value, both_value):
+        assert got.dtype == expected_value.dtype and got.shape == expected_value.shape
+        np.testing.assert_allclose(got, expected_value, rtol=rtol, atol=rtol)
+    for got in (grad, both_grad):
+        assert got.dtype == expected_grad.dtype and got.shape == expected_grad.shape
+        np.testing.assert_allclose(got, expected_grad, rtol=rtol, atol=rtol)
+    np.testing.assert_array_equal(value, both_value)
+    np.testing.assert_array_equal(grad, both_grad)
 
 
 def _cases():
-    for loss in FUSED:
-        shape = (5, 3) if loss.kind == "pointwise" else (6, 4)
-        for case_id, params in param_cases(loss, shape):
-            for dtype in (np.float64, np.float32):
-                yield pytest.param(loss, shape, params, dtype, id=f"{loss.name}-{case_id}-{np.dtype(dtype).name}")
+    for kernel in KERNELS:
+        loss = lk.get(kernel.loss)
+        for params in [{}] + PARAMS.get(loss.name, []):
+            for signed in ((False, True) if loss.name in SIGNED else (False,)):
+                label = ",".join(f"{k}={v}" for k, v in params.items()) + ("signed" if signed else "")
+                yield pytest.param(kernel, params, signed, id=f"{loss.name}-{kernel.name}-{label or 'defaults'}")
 
 
-@pytest.mark.parametrize("loss, shape, params, dtype", _cases())
-@pytest.mark.parametrize("reduction", ["none", "sum", "mean"])
-def test_fused_value_and_grad_equals_generic(loss, shape, params, dtype, reduction):
-    case = make_case(loss, shape, params)
-    y_true = case.y_true if loss.kind == "sparse" else case.y_true.astype(dtype)
-    y_pred = case.y_pred.astype(dtype)
-    value, grad = _fast.value_and_grad_numpy(loss, y_true, y_pred, reduction=reduction, **params)
-    expected_value, expected_grad = loss.value_and_grad(y_true, y_pred, reduction=reduction, **params)
-    tolerance = 1e-12 if dtype == np.float64 else 1e-5
-    assert value.dtype == expected_value.dtype and value.shape == expected_value.shape
-    np.testing.assert_allclose(value, expected_value, rtol=tolerance, atol=tolerance)
-    np.testing.assert_allclose(grad, expected_grad, rtol=tolerance, atol=tolerance)
+def test_every_single_prediction_pointwise_loss_has_a_numpy_kernel():
+    pointwise = {loss.name for loss in lk.catalog() if loss.kind == "pointwise" and len(loss.inputs) == 1}
+    assert pointwise <= {kernel.loss for kernel in KERNELS}
 
 
-def test_fused_path_raises_the_generic_error_on_invalid_values():
-    with pytest.raises(ValueError, match="y_true must be non-negative"):
-        _fast.value_and_grad_numpy(lk.poisson, np.array([-1.0, 2.0]), np.array([1.0, 1.0]))
+@pytest.mark.parametrize("kernel, params, signed", _cases())
+@pytest.mark.parametrize("size", SIZES.values(), ids=SIZES.keys())
+def test_kernel_equals_reference_at_edge_values(kernel, params, signed, size):
+    loss = lk.get(kernel.loss)
+    edges = _finite_edges(loss, signed)
+    for dtype, rtol in ((np.float64, 1e-12), (np.float32, 2e-5)):
+        y_true, y_pred = _inputs(loss, size, dtype, edges, signed=signed)
+        weight = np.random.default_rng(1).uniform(0.0, 2.0, size).astype(dtype)
+        weight[::7] = 0.0
+        for reduction in loss.reductions:
+            for sample_weight in (None, weight):
+                kwargs = dict(params, reduction=reduction, sample_weight=sample_weight)
+                _assert_equal_to_reference(kernel, y_true, y_pred, kwargs, rtol)
 
 
-def test_invalid_labels_pass_without_value_checks_as_on_the_generic_path():
-    with lk.value_checks(False):
-        value, _ = _fast.value_and_grad_numpy(lk.sigmoid_cross_entropy, np.array([1.5]), np.array([0.0]))
-    assert np.isfinite(value)
+@pytest.mark.parametrize("kernel", KERNELS, ids=lambda k: f"{k.loss}-{k.name}")
+def test_kernel_propagates_inf_and_nan_as_the_reference(kernel):
+    # Unchecked values (checks off), so that NaN and inf labels reach the kernel as they reach the
+    # reference; for the margin losses the NaN label also turns the {0, 1} conversion off.
+    loss = lk.get(kernel.loss)
+    y_true, y_pred = _inputs(loss, SIZES["many-chunks"], np.float64, _non_finite_edges(loss))
+    with lk.value_checks(False), np.errstate(all="ignore"):  # the reference's ufuncs warn at inf - inf
+        for reduction in loss.reductions:
+            _assert_equal_to_reference(kernel, y_true, y_pred, {"reduction": reduction}, 1e-12)
 
 
-def test_unsupported_arguments_fall_back_to_the_generic_path():
-    y_true, y_pred = np.zeros(4), np.arange(4.0)
-    weight = np.array([1.0, 2.0, 0.0, 1.0])
-    value, grad = _fast.value_and_grad_numpy(lk.huber, y_true, y_pred, sample_weight=weight)
-    expected = lk.huber.value_and_grad(y_true, y_pred, sample_weight=weight)
-    np.testing.assert_array_equal(value, expected[0])
-    np.testing.assert_array_equal(grad, expected[1])
-
-
-# ----------------------------------------------------------------- hybrid kernels, in chunks
-#
-# poisson, sigmoid_cross_entropy and sparse_softmax_cross_entropy are computed per chunk, NumPy
-# and numba alternating, over a thread pool (the small cases above take their scalar bodies in
-# one compiled loop instead). The cases below cover one chunk, several chunks with a ragged last
-# one, and the threaded path, with the edge values that decide each formula's branches.
-
-LARGE = _fast.PARALLEL_THRESHOLD + 3 * _fast.CHUNK_ELEMENTS + 17  # threaded, last chunk ragged
-ONE_CHUNK = _fast.SCALAR_MAX_ELEMENTS + 1
-
-
-def _large_pointwise_case(name: str, dtype, rng, size: int = LARGE):
-    if name == "poisson":
-        y_true = rng.poisson(3.0, size).astype(dtype)
-        y_pred = rng.uniform(0.0, 6.0, size).astype(dtype)
-        edges_true = [0.0, 0.0, 5.0, 1.0, 2.0, 0.0]
-        edges_pred = [0.0, 1e-15, 1e-15, 0.0, 1e30, 7.0]
-    else:
-        y_true = rng.uniform(0.0, 1.0, size).astype(dtype)
-        y_true[::3] = rng.integers(0, 2, y_true[::3].shape)
-        y_pred = rng.normal(0.0, 5.0, size).astype(dtype)
-        edges_true = [0.0, 1.0, 0.0, 1.0, 0.5, 0.0, 1.0]
-        edges_pred = [-np.inf, np.inf, np.inf, -np.inf, 1e4, -1e4, 0.0]
-    # Edges at the start, across a chunk boundary (where there is one) and at the very end.
-    for position in {0, min(_fast.CHUNK_ELEMENTS - 3, size // 2), size - len(edges_true)}:
-        y_true[position:position + len(edges_true)] = edges_true
-        y_pred[position:position + len(edges_pred)] = edges_pred
-    return y_true, y_pred
-
-
-@pytest.mark.parametrize("dtype", [np.float64, np.float32])
-@pytest.mark.parametrize("reduction", ["none", "sum", "mean"])
-@pytest.mark.parametrize("size", [ONE_CHUNK, LARGE], ids=["one-chunk", "threaded"])
-@pytest.mark.parametrize("name", ["poisson", "sigmoid_cross_entropy"])
-def test_hybrid_pointwise_kernels_equal_generic_across_chunks_and_threads(name, size, reduction, dtype):
+@pytest.mark.parametrize("name", sorted(SIGNED))
+def test_margin_losses_convert_labels_only_when_all_are_zero_or_one(name):
     loss = lk.get(name)
-    y_true, y_pred = _large_pointwise_case(name, dtype, np.random.default_rng(3), size)
-    value, grad = _fast.value_and_grad_numpy(loss, y_true, y_pred, reduction=reduction)
-    expected_value, expected_grad = loss._evaluate((y_true, y_pred), {"reduction": reduction}, with_grad=True)
-    tolerance = 1e-12 if dtype == np.float64 else 2e-5
-    assert value.dtype == expected_value.dtype and value.shape == expected_value.shape
-    np.testing.assert_allclose(value, expected_value, rtol=tolerance, atol=tolerance)
-    np.testing.assert_allclose(grad, expected_grad, rtol=tolerance, atol=tolerance)
+    kernel = next(k for k in KERNELS if k.loss == name)
+    y_true, y_pred = _inputs(loss, SIZES["many-chunks"], np.float64, _finite_edges(loss, False))
+    y_true[-1] = 0.5  # one label that is neither 0 nor 1, in the last chunk: no conversion
+    with lk.value_checks(False):
+        _assert_equal_to_reference(kernel, y_true, y_pred, {"reduction": "sum"}, 1e-12)
+        converted = loss(y_true[:-1], y_pred[:-1], reduction="none")
+        unconverted = loss(y_true, y_pred, reduction="none")[:-1]
+    assert not np.array_equal(converted, unconverted)
 
 
-@pytest.mark.parametrize("dtype", [np.float64, np.float32])
-@pytest.mark.parametrize("reduction", ["none", "sum", "mean"])
-@pytest.mark.parametrize("classes, rows", [
-    (3, 400),  # one chunk
-    (3, 2 * _fast.PARALLEL_THRESHOLD // 3 + 3),  # many rows a chunk, threaded
-    (1000, 2 * _fast.PARALLEL_THRESHOLD // 1000 + 3),
-    (_fast.CHUNK_ELEMENTS + 5, 8),  # rows longer than a chunk
-])
-def test_hybrid_softmax_kernel_equals_generic_across_chunks_and_threads(classes, rows, reduction, dtype):
-    rng = np.random.default_rng(classes)
-    logits = rng.normal(0.0, 4.0, (rows, classes)).astype(dtype)
-    labels = rng.integers(0, classes, rows)
-    logits[1, :] = -np.inf  # masked classes: all but one
-    logits[1, labels[1]] = 0.5
-    logits[2, 0] = 1e4
-    logits[rows - 1, :] = -1e4
-    logits = logits.reshape(rows // 2, 2, classes) if rows % 2 == 0 else logits  # batch axes are flattened
-    labels = labels.reshape(logits.shape[:-1])
-    loss = lk.sparse_softmax_cross_entropy
-    value, grad = _fast.value_and_grad_numpy(loss, labels, logits, reduction=reduction)
-    expected_value, expected_grad = loss._evaluate((labels, logits), {"reduction": reduction}, with_grad=True)
-    tolerance = 1e-12 if dtype == np.float64 else 2e-5
-    assert value.dtype == expected_value.dtype and value.shape == expected_value.shape
-    np.testing.assert_allclose(value, expected_value, rtol=tolerance, atol=tolerance)
-    np.testing.assert_allclose(grad, expected_grad, rtol=tolerance, atol=tolerance)
-
-
-def test_reduced_value_does_not_depend_on_the_thread_count():
-    import numba
-
-    y_true, y_pred = _large_pointwise_case("sigmoid_cross_entropy", np.float32, np.random.default_rng(5))
+@pytest.mark.parametrize("name", ["huber", "sigmoid_cross_entropy"])
+def test_reduced_value_and_gradient_do_not_depend_on_the_thread_count(name):
+    loss = lk.get(name)
+    y_true, y_pred = _inputs(loss, 8 * CHUNK + 5, np.float32, _finite_edges(loss, False))
     before = numba.get_num_threads()
-    values = []
+    results = []
     try:
-        for threads in sorted({1, before}):
+        for threads in sorted({1, 2, before} & set(range(1, numba.config.NUMBA_NUM_THREADS + 1))):
             numba.set_num_threads(threads)
-            values.append(_fast.value_and_grad_numpy(lk.sigmoid_cross_entropy, y_true, y_pred, reduction="sum")[0])
+            value, grad = loss.value_and_grad(y_true, y_pred, reduction="sum")
+            results.append((value.tobytes(), grad.tobytes()))
     finally:
         numba.set_num_threads(before)
-    assert all(value.tobytes() == values[0].tobytes() for value in values)
+    assert all(result == results[0] for result in results)
 
 
-def test_invalid_value_deep_in_a_large_input_raises_the_generic_error():
-    y_true, y_pred = _large_pointwise_case("poisson", np.float64, np.random.default_rng(7))
-    y_true[LARGE - 2] = -1.0
+def test_calls_the_kernels_do_not_cover_take_the_reference():
+    size = SIZES["many-chunks"]
+    y_true, logits = _inputs(lk.sigmoid_cross_entropy, size, np.float64, [(0.0, 0.0)])
+    declined = [
+        (lk.sigmoid_cross_entropy, (y_true, logits), {"pos_weight": 2.5}),
+        (lk.huber, (y_true[::2], logits[::2]), {}),  # not contiguous
+        (lk.huber, (y_true[:100], logits[:100]), {}),  # small
+    ]
+    weight_rows = (y_true[: size - 17].reshape(-1, 16), logits[: size - 17].reshape(-1, 16))
+    declined.append((lk.huber, weight_rows, {"sample_weight": np.ones(weight_rows[0].shape[0])}))  # prefix-shaped
+    for loss, arrays, kwargs in declined:
+        call = loss.prepare(arrays, kwargs, order=1)
+        kernel = _kernels.select(call)
+        assert kernel is None or kernel.name != "numba_fused"
+        value, grad = loss.value_and_grad(*arrays, **kwargs)
+        with lk.reference_only():
+            expected_value, expected_grad = loss.value_and_grad(*arrays, **kwargs)
+        np.testing.assert_array_equal(value, expected_value)
+        np.testing.assert_array_equal(grad, expected_grad)
+
+
+def test_float16_inputs_of_a_large_call_take_the_kernel_on_their_float32_copies():
+    y_true, y_pred = _inputs(lk.huber, SIZES["many-chunks"], np.float16, _finite_edges(lk.huber, False))
+    value, grad = lk.huber.value_and_grad(y_true, y_pred, reduction="sum")
+    with lk.reference_only():
+        expected_value, expected_grad = lk.huber.value_and_grad(y_true, y_pred, reduction="sum")
+    assert value.dtype == grad.dtype == np.float16
+    np.testing.assert_allclose(value.astype(float), expected_value.astype(float), rtol=1e-3)
+    np.testing.assert_allclose(grad.astype(float), expected_grad.astype(float), rtol=1e-3)
+
+
+def test_invalid_value_deep_in_a_large_input_raises_the_usual_error():
+    y_true, y_pred = _inputs(lk.poisson, SIZES["many-chunks"], np.float64, [(0.0, 1.0)])
+    y_true[-2] = -1.0
     with pytest.raises(ValueError, match="y_true must be non-negative"):
-        _fast.value_and_grad_numpy(lk.poisson, y_true, y_pred)
-    labels = np.zeros(LARGE // 10, dtype=np.int64)
-    labels[-1] = 10
-    with pytest.raises(ValueError, match="y_true"):
-        _fast.value_and_grad_numpy(lk.sparse_softmax_cross_entropy, labels, np.zeros((LARGE // 10, 10)))
+        lk.poisson.value_and_grad(y_true, y_pred)
+
+
+def _run_python(script: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-c", script], timeout=300, capture_output=True, text=True)
+
+
+def test_small_numpy_calls_do_not_import_numba():
+    completed = _run_python(
+        "import sys, numpy as np, losskit as lk\n"
+        "y, p = np.zeros(1000), np.linspace(-3.0, 3.0, 1000)\n"
+        "lk.huber(y, p); lk.huber.grad(y, p); lk.sigmoid_cross_entropy.value_and_grad(y, p)\n"
+        "sys.exit('numba' in sys.modules)\n"
+    )
+    assert completed.returncode == 0, completed.stderr or "numba was imported"
 
 
 _FORK_SCRIPT = """
 import os, sys
 import numpy as np
 import losskit as lk
-from losskit import _fast
 
 rng = np.random.default_rng(11)
-size = 4 * _fast.CHUNK_ELEMENTS
+size = 4 * {chunk}
 y_true, y_pred = rng.poisson(3.0, size).astype(float), rng.uniform(0.1, 6.0, size)
-parent = float(_fast.value_and_grad_numpy(lk.poisson, y_true, y_pred)[0])  # the pool exists now
+parent = float(lk.poisson(y_true, y_pred))  # the thread pool exists now
 read_end, write_end = os.pipe()
 pid = os.fork()
 if pid == 0:
-    child = float(_fast.value_and_grad_numpy(lk.poisson, y_true, y_pred)[0])
+    child = float(lk.poisson(y_true, y_pred))
     os.write(write_end, repr(child).encode())
     os._exit(0)
 os.close(write_end)
@@ -177,9 +258,6 @@ sys.exit(0 if status == 0 and child == parent else 1)
 
 @pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="needs os.fork")
 def test_thread_pool_works_in_a_forked_child():
-    # In a fresh interpreter: forking this test process, which runs JAX's threads, is unsafe.
-    import subprocess
-    import sys
-
-    completed = subprocess.run([sys.executable, "-c", _FORK_SCRIPT], timeout=300, capture_output=True, text=True)
+    # In a fresh interpreter: forking this test process, which may run JAX's threads, is unsafe.
+    completed = _run_python(_FORK_SCRIPT.format(chunk=CHUNK))
     assert completed.returncode == 0, completed.stderr

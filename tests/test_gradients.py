@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 import losskit as lk
-from _cases import make_case, param_cases, shapes
+from _cases import single_prediction, make_case, param_cases, shapes
 
 torch = pytest.importorskip("torch")
 jax = pytest.importorskip("jax")
@@ -31,7 +31,7 @@ AUTOGRAD_RTOL, AUTOGRAD_ATOL = 1e-10, 1e-12
 
 
 def _gradient_cases():
-    for loss in lk.catalog():
+    for loss in single_prediction(lk.catalog()):  # multi-prediction: test_multi_input.py
         for shape in shapes(loss):
             for params_id, params in param_cases(loss, shape):
                 for reduction in loss.reductions:
@@ -74,7 +74,7 @@ def _convert(params: dict, convert) -> dict:
 
 # ------------------------------------------------------------------------------------ coverage
 
-@pytest.mark.parametrize("loss", lk.catalog(), ids=lambda loss: loss.name)
+@pytest.mark.parametrize("loss", single_prediction(lk.catalog()), ids=lambda loss: loss.name)
 def test_every_parameter_of_every_loss_has_a_gradient_case(loss):
     exercised = {name for shape in shapes(loss) for _, params in param_cases(loss, shape) for name in params}
     assert exercised == {param.name for param in loss.params}

@@ -1,48 +1,163 @@
-"""losskit.keras: one keras.losses.Loss per catalog loss (run on the JAX backend)."""
+"""losskit.keras: one static keras.losses.Loss per catalog loss.
+
+The module runs on the backend Keras was imported with (JAX, from the root conftest);
+``test_model_fit_on_the_torch_backend`` reruns the ``model.fit`` tests in a subprocess with
+``KERAS_BACKEND=torch``, since Keras reads the backend once, at import.
+"""
 
 from __future__ import annotations
 
+import ast
+import dataclasses
+import importlib.util
+import json
 import os
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 os.environ.setdefault("KERAS_BACKEND", "jax")
 keras = pytest.importorskip("keras")
-jax = pytest.importorskip("jax")
 
 import losskit as lk  # noqa: E402
 import losskit.keras as lkk  # noqa: E402
 from _cases import make_case, param_cases, shapes  # noqa: E402
+from losskit._registry import class_name  # noqa: E402
 
 CATALOG = lk.catalog()
+BACKEND = keras.backend.backend()
+CLASS_AXIS = [loss for loss in CATALOG if loss.kind != "pointwise"]
+
+jax_backend = pytest.mark.skipif(BACKEND != "jax", reason="jax.grad needs Keras's JAX backend")
 
 
-def _cases():
+def _keras_inputs(case):
+    """``(y_true, y_pred)`` as Keras passes them: several predictions stacked on a last axis."""
+    if not case.more_predictions:
+        return case.y_true, case.y_pred
+    return case.y_true, np.stack([case.y_pred, *case.more_predictions], axis=-1)
+
+
+def _stacked(grad):
+    return np.stack(grad, axis=-1) if isinstance(grad, tuple) else grad
+
+
+def _non_default_params(loss, shape):
+    """Every non-default parameter setting of ``param_cases`` merged into one (later ones win)."""
+    merged = {}
+    for _, params in param_cases(loss, shape):
+        merged.update(params)
+    return merged
+
+
+def _channels_first(loss, case):
+    """The case with the class axis moved to axis 1 (sparse labels have no class axis)."""
+    y_true = case.y_true if loss.kind == "sparse" else np.moveaxis(case.y_true, -1, 1)
+    return y_true, np.moveaxis(case.y_pred, -1, 1)
+
+
+# ------------------------------------------------------------------------- the classes
+
+
+def _static_classes():
+    """``{catalog name: (class name, decorators)}`` of the classes written out in keras.py."""
+    tree = ast.parse(Path(lkk.__file__).read_text())
+    found = {}
+    for node in tree.body:
+        if not (isinstance(node, ast.ClassDef) and any(getattr(b, "id", None) == "LosskitLoss" for b in node.bases)):
+            continue
+        for statement in node.body:
+            if (isinstance(statement, ast.Assign) and [getattr(t, "id", None) for t in statement.targets] == ["loss"]
+                    and isinstance(statement.value, ast.Call) and ast.unparse(statement.value.func) == "_registry.get"):
+                found[statement.value.args[0].value] = (node.name, [ast.unparse(d) for d in node.decorator_list])
+    return found
+
+
+def test_every_catalog_loss_has_a_static_registered_class_named_by_the_registry():
+    classes = _static_classes()
+    assert sorted(classes) == sorted(loss.name for loss in CATALOG)
+    for loss in CATALOG:
+        name, decorators = classes[loss.name]
+        assert name == class_name(loss)
+        assert decorators == ["keras.saving.register_keras_serializable(package='losskit')"]
+        cls = getattr(lkk, name)
+        assert cls.loss is loss and lkk.loss_class(loss) is cls and name in lkk.__all__
+        assert keras.saving.get_registered_object(f"losskit>{name}") is cls
+
+
+def test_a_loss_whose_inputs_do_not_stack_into_y_pred_gets_no_class():
+    no_target = dataclasses.replace(lk.gaussian_nll, name="no_target", has_target=False)
+    with pytest.raises(TypeError, match="no_target takes mean, variance, which do not stack"):
+        type("NoTarget", (lkk.LosskitLoss,), {"loss": no_target})
+
+
+def test_loss_class_resolves_aliases_and_rejects_unknown_names():
+    assert lkk.loss_class("bce_with_logits") is lkk.SigmoidCrossEntropy
+    assert lkk.loss_class("gaussian_nll_loss") is lkk.GaussianNLL
+    with pytest.raises(ValueError, match="did you mean"):
+        lkk.get_loss("hubber")
+
+
+# ----------------------------------------------------------- values and JAX gradients
+
+
+def _value_cases():
     for loss in CATALOG:
         shape = shapes(loss)[-1]
         for case_id, params in param_cases(loss, shape):
             yield pytest.param(loss, shape, params, id=f"{loss.name}-{case_id}")
 
 
-def _keras_loss(loss, params, **kwargs):
-    return lkk.loss_class(loss)(dtype="float64", **params, **kwargs)
+def _keras_value_and_grad(keras_loss, y_true, y_pred):
+    import jax
+
+    return jax.value_and_grad(lambda p: keras_loss(y_true, p))(jax.numpy.asarray(y_pred))
 
 
-@pytest.mark.parametrize("loss, shape, params", _cases())
-def test_keras_loss_equals_functional_value_and_gradient(loss, shape, params):
+@jax_backend
+@pytest.mark.parametrize("loss, shape, params", _value_cases())
+def test_keras_loss_and_its_jax_grad_equal_the_functional_loss(loss, shape, params):
     case = make_case(loss, shape, params)
-    keras_loss = _keras_loss(loss, params)
-    value, grad = jax.value_and_grad(lambda y_pred: keras_loss(case.y_true, y_pred))(jax.numpy.asarray(case.y_pred))
-    expected_value, expected_grad = loss.value_and_grad(case.y_true, case.y_pred, **params)
-    if loss.params and any(p.name == "class_weight" for p in loss.params) and params.get("class_weight") is not None:
-        # Keras's "sum_over_batch_size" divides by the number of terms, losskit's mean by the
-        # summed class weights: compare the sums instead.
-        keras_loss = _keras_loss(loss, params, reduction="sum")
-        value, grad = jax.value_and_grad(lambda y_pred: keras_loss(case.y_true, y_pred))(jax.numpy.asarray(case.y_pred))
-        expected_value, expected_grad = loss.value_and_grad(case.y_true, case.y_pred, reduction="sum", **params)
+    # Keras's "sum_over_batch_size" divides by the number of terms and losskit's mean by the
+    # summed class weights: with class weights, compare the sums.
+    weighted = params.get("class_weight") is not None
+    keras_loss = lkk.loss_class(loss)(dtype="float64", reduction="sum" if weighted else "sum_over_batch_size", **params)
+    value, grad = _keras_value_and_grad(keras_loss, *_keras_inputs(case))
+    expected_value, expected_grad = loss.value_and_grad(*case.args, reduction="sum" if weighted else "mean", **params)
+    np.testing.assert_allclose(np.asarray(value), expected_value, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(np.asarray(grad), _stacked(expected_grad), rtol=1e-9, atol=1e-12)
+
+
+@jax_backend
+@pytest.mark.parametrize("loss", CLASS_AXIS, ids=lambda loss: loss.name)
+def test_axis_one_takes_channels_first_inputs_as_the_functional_loss(loss):
+    case = make_case(loss, (2, 3, 4))
+    y_true, y_pred = _channels_first(loss, case)  # predictions (2, 4, 3): 4 classes on axis 1
+    value, grad = _keras_value_and_grad(lkk.loss_class(loss)(axis=1, dtype="float64"), y_true, y_pred)
+    expected_value, expected_grad = loss.value_and_grad(y_true, y_pred, axis=1)
     np.testing.assert_allclose(np.asarray(value), expected_value, rtol=1e-9, atol=1e-12)
     np.testing.assert_allclose(np.asarray(grad), expected_grad, rtol=1e-9, atol=1e-12)
+
+
+def test_pointwise_loss_has_no_axis():
+    with pytest.raises(TypeError, match="has no class axis"):
+        lkk.Huber(axis=1)
+
+
+def test_gaussian_nll_reads_mean_and_variance_from_the_last_axis_against_a_column_target():
+    y_true = np.array([[0.5], [-1.0], [2.0]])  # (N, 1), as a model fitted on a column target sees it
+    mean, variance = np.array([0.0, 1.0, 2.5]), np.array([0.5, 2.0, 1.0])
+    value = lkk.GaussianNLL(full=True, dtype="float64")(y_true, np.stack([mean, variance], axis=-1))
+    np.testing.assert_allclose(np.asarray(value), lk.gaussian_nll(y_true[:, 0], mean, variance, full=True), rtol=1e-12)
+
+
+def test_gaussian_nll_rejects_a_prediction_without_a_last_axis_of_two():
+    convention = r"last axis of size 2 \(y_pred\[\.\.\., 0\] the mean, y_pred\[\.\.\., 1\] the variance\)"
+    with pytest.raises(ValueError, match=convention):
+        lkk.GaussianNLL()(np.zeros(3), np.ones((3, 3)))
 
 
 def test_sample_weight_with_mean_with_sample_weight_is_losskits_weighted_mean():
@@ -85,67 +200,108 @@ def test_root_loss_rejects_sample_weight():
         lkk.RootMeanSquaredError()(np.zeros(3), np.ones(3), sample_weight=np.ones(3))
 
 
-@pytest.mark.parametrize("loss", CATALOG, ids=lambda loss: loss.name)
-def test_config_round_trip_keeps_parameters(loss):
-    params = {p.name: p.default for p in loss.params}
-    for p in loss.params:
-        if p.name in ("delta", "beta", "epsilon"):
-            params[p.name] = 0.25
-        elif p.name == "q":
-            params[p.name] = 0.8
-        elif p.name == "label_smoothing":
-            params[p.name] = 0.1
-        elif p.name in ("class_weight", "pos_weight"):
-            params[p.name] = [1.0, 2.0, 3.0]
-        elif p.name == "ignore_index":
-            params[p.name] = -1
-    original = lkk.get_loss(loss.name, reduction="sum", name="my_loss", **params)
-    restored = keras.losses.deserialize(keras.losses.serialize(original))
-    assert type(restored) is type(original)
-    assert restored.params == original.params == params
-    assert (restored.reduction, restored.name) == ("sum", "my_loss")
-
-
 def test_invalid_parameter_is_rejected_at_construction():
     with pytest.raises(ValueError, match="q must lie strictly between 0 and 1"):
         lkk.Quantile(q=1.5)
 
 
-def _regression_data(n=64):
+# ------------------------------------------------------------------------ serialization
+
+
+@pytest.mark.parametrize("loss", CATALOG, ids=lambda loss: loss.name)
+def test_config_round_trip_keeps_parameters_and_outputs(loss):
+    shape = shapes(loss)[-1]
+    params = _non_default_params(loss, shape)
+    case = make_case(loss, shape, params)
+    y_true, y_pred = _keras_inputs(case)
+    args = case.args
+    if loss.kind != "pointwise":
+        params["axis"] = 1
+        y_true, y_pred = args = _channels_first(loss, case)
+    original = lkk.get_loss(loss.name, reduction="sum", name="my_loss", dtype="float64", **params)
+    config = original.get_config()
+    assert json.loads(json.dumps(config)) == config
+    for restored in (type(original).from_config(config), keras.losses.deserialize(keras.losses.serialize(original))):
+        assert type(restored) is type(original)
+        assert restored.get_config() == config
+        assert (restored.reduction, restored.name, restored.dtype) == ("sum", "my_loss", "float64")
+        np.testing.assert_array_equal(np.asarray(restored(y_true, y_pred)), np.asarray(original(y_true, y_pred)))
+    expected = loss(*args, reduction="mean" if loss.root else "sum", **params)
+    np.testing.assert_allclose(np.asarray(original(y_true, y_pred)), expected, rtol=1e-9)
+
+
+def test_saved_model_reloads_with_its_loss_and_parameters(tmp_path):
+    x, _ = _regression_data(16)
+    labels = (x[:, 0] > 0).astype("int32") + (x[:, 1] > 0).astype("int32")
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3)])
+    loss = lkk.SparseSoftmaxCrossEntropy(class_weight=[1.0, 2.0, 0.5], label_smoothing=0.1, reduction="sum")
+    model.compile(optimizer="sgd", loss=loss)
+    path = tmp_path / "model.keras"
+    model.save(path)
+    reloaded = keras.models.load_model(path)
+    assert isinstance(reloaded.loss, lkk.SparseSoftmaxCrossEntropy)
+    assert reloaded.loss.get_config() == loss.get_config()
+    np.testing.assert_allclose(reloaded.evaluate(x, labels, verbose=0), model.evaluate(x, labels, verbose=0), rtol=1e-6)
+
+
+# ---------------------------------------------------------------------------- model.fit
+
+
+def _regression_data(n=32):
     rng = np.random.default_rng(0)
     x = rng.normal(size=(n, 4)).astype("float32")
     y = (x @ np.array([1.0, -2.0, 0.5, 0.3]) + 0.1 * rng.normal(size=n)).astype("float32")
     return x, y
 
 
-def test_model_fit_epoch_reduces_the_loss():
-    keras.utils.set_random_seed(0)
+def _huber_fit():
     x, y = _regression_data()
     model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1)])
-    model.compile(optimizer=keras.optimizers.SGD(0.1), loss=lkk.Huber(delta=0.5))
-    history = model.fit(x, y, epochs=3, batch_size=16, verbose=0)
-    assert history.history["loss"][-1] < history.history["loss"][0]
+    # (N,) targets against the (N, 1) output: Keras's rank rule
+    return model, lkk.Huber(delta=0.5), x, y, lambda pred: lk.huber(y, pred[:, 0], delta=0.5)
 
 
-def test_model_fit_with_sparse_labels_and_compile_by_instance():
-    keras.utils.set_random_seed(0)
+def _sparse_fit():
     x, _ = _regression_data()
     labels = (x[:, 0] > 0).astype("int32") + (x[:, 1] > 0).astype("int32")
     model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3)])
-    model.compile(optimizer=keras.optimizers.Adam(0.05), loss=lkk.SparseSoftmaxCrossEntropy(label_smoothing=0.05))
-    history = model.fit(x, labels, epochs=5, batch_size=16, verbose=0)
-    assert history.history["loss"][-1] < history.history["loss"][0]
+    loss = lkk.SparseSoftmaxCrossEntropy(label_smoothing=0.05)
+    return model, loss, x, labels, lambda logits: lk.sparse_softmax_cross_entropy(labels, logits, label_smoothing=0.05)
 
 
-def test_saved_model_reloads_with_its_loss_and_parameters(tmp_path):
-    x, y = _regression_data(16)
-    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1)])
-    model.compile(optimizer="sgd", loss=lkk.Quantile(q=0.9, reduction="sum"))
-    model.fit(x, y, epochs=1, verbose=0)
-    path = tmp_path / "model.keras"
-    model.save(path)
-    reloaded = keras.models.load_model(path)
-    assert isinstance(reloaded.loss, lkk.Quantile)
-    assert reloaded.loss.params == {"q": 0.9}
-    assert reloaded.loss.reduction == "sum"
-    np.testing.assert_allclose(reloaded.evaluate(x, y, verbose=0), model.evaluate(x, y, verbose=0), rtol=1e-6)
+def _gaussian_fit():
+    x, y = _regression_data()
+    inputs = keras.Input((4,))
+    mean = keras.layers.Dense(1)(inputs)
+    variance = keras.layers.Dense(1, activation="softplus")(inputs)
+    model = keras.Model(inputs, keras.layers.Concatenate()([mean, variance]))
+    return model, lkk.GaussianNLL(), x, y, lambda pred: lk.gaussian_nll(y, pred[:, 0], pred[:, 1])
+
+
+FIT_SETUPS = {"huber": _huber_fit, "sparse": _sparse_fit, "gaussian_nll": _gaussian_fit}
+
+
+@pytest.mark.parametrize("setup", FIT_SETUPS.values(), ids=FIT_SETUPS.keys())
+def test_model_fit_reports_the_functional_loss_of_the_batch(setup):
+    keras.utils.set_random_seed(0)
+    model, loss, x, y, functional = setup()
+    model.compile(optimizer=keras.optimizers.SGD(0.1), loss=loss)
+    before = [np.array(w) for w in model.get_weights()]
+    expected = functional(np.asarray(model.predict(x, verbose=0), dtype=np.float64))
+    # One batch, one epoch: the reported loss is the loss of the weights before the update.
+    history = model.fit(x, y, epochs=1, batch_size=len(x), shuffle=False, verbose=0)
+    np.testing.assert_allclose(history.history["loss"][0], expected, rtol=1e-5)
+    assert any(not np.array_equal(b, a) for b, a in zip(before, model.get_weights())), "fit did not update the weights"
+
+
+@pytest.mark.skipif(BACKEND != "jax", reason="spawned once, from the JAX run")
+@pytest.mark.skipif(importlib.util.find_spec("torch") is None, reason="needs torch")
+def test_model_fit_on_the_torch_backend():
+    env = {**os.environ, "KERAS_BACKEND": "torch"}
+    env.pop("PYTEST_ADDOPTS", None)  # the child runs exactly the fit tests, in one process
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", __file__, "-k", "model_fit_reports"],
+        env=env, capture_output=True, text=True, timeout=300, cwd=Path(__file__).parent.parent,
+    )
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+    assert f"{len(FIT_SETUPS)} passed" in result.stdout

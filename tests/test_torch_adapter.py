@@ -1,6 +1,17 @@
-"""losskit.torch: one nn.Module per catalog loss, equal to the functional loss and to PyTorch's twins."""
+"""losskit.torch and the torch kernels: the modules, the functional door on tensors, PyTorch's twins.
+
+Every fast torch path is a kernel of the registry (``losskit._kernels.kernels(backend="torch")``);
+the tests below hold each to the reference kernel through the public doors, on both sides of
+every data check, and pin the modules to PyTorch's conventions.
+"""
 
 from __future__ import annotations
+
+import ast
+import copy
+import io
+import pickle
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -10,14 +21,16 @@ F = torch.nn.functional
 
 import losskit as lk  # noqa: E402
 import losskit.torch as lkt  # noqa: E402
-from _cases import make_case, param_cases, shapes  # noqa: E402
+from _cases import make_case, param_cases, shapes, single_prediction  # noqa: E402
+from losskit._kernels import kernels, reference_only, select  # noqa: E402
 
 CATALOG = lk.catalog()
+SINGLE = single_prediction(CATALOG)
 REDUCTIONS = ("none", "sum", "mean")
 
 
 def _cases():
-    for loss in CATALOG:
+    for loss in SINGLE:
         for shape in shapes(loss):
             for case_id, params in param_cases(loss, shape):
                 yield pytest.param(loss, shape, params, id=f"{loss.name}-{shape}-{case_id}")
@@ -142,14 +155,19 @@ def test_huber_is_a_drop_in_replacement_for_nn_huberloss():
     assert torch.equal(ours.grad, theirs.grad)
 
 
-def test_native_dispatch_and_analytic_path_agree():
+def test_native_dispatch_and_reference_agree():
     input = torch.randn(40, 5, dtype=torch.float64)
     target = torch.randint(0, 5, (40,))
     target[::4] = 3
     results = []
-    for use_native in (True, False):
+    for reference in (False, True):
         x = input.clone().requires_grad_(True)
-        value = lkt.SparseSoftmaxCrossEntropy(ignore_index=3, label_smoothing=0.1, use_native=use_native)(x, target)
+        module = lkt.SparseSoftmaxCrossEntropy(ignore_index=3, label_smoothing=0.1)
+        if reference:
+            with reference_only():
+                value = module(x, target)
+        else:
+            value = module(x, target)
         value.backward()
         results.append((value.detach(), x.grad))
     torch.testing.assert_close(results[0], results[1], rtol=1e-12, atol=1e-14)
@@ -280,13 +298,6 @@ def test_a_training_step_reduces_the_loss():
     assert losses[-1] < 0.7 * losses[0]
 
 
-# ------------------------------------------------------------ torch-specialised kernels (speed)
-#
-# losskit.torch computes some losses with a torch-specific kernel (lkt._TORCH_KERNELS) instead of
-# the catalog's array-API kernel. These tests pin each one to its catalog kernel: the module
-# tests above cover random inputs, every reduction and sample weights; these cover the edge
-# cases where the formulas are most likely to differ (infinite logits, probabilities 0 and 1,
-# rates near 0, zero targets, ignored positions).
 
 _INF = float("inf")
 
@@ -341,20 +352,59 @@ def _edge_cases():
     yield "categorical_cross_entropy", torch.tensor([[0.0, 1.0, 0.0], [0.0, 0.0, 1.0]], **f64), nan_row, {}
     masked_logits = torch.tensor([[-_INF, 1.0, 2.0], [300.0, -300.0, 0.0], [0.0, 0.0, 0.0], [-_INF, -_INF, 5.0]], **f64)
     yield "kl_divergence_with_logits", targets, masked_logits, {}
+    # The native twins that need no data check: residuals at the kinks, infinite and NaN ones.
+    residuals = torch.tensor([-_INF, -2.0, -0.5, -0.25, 0.0, 0.25, 0.5, 1.0, _INF, float("nan")], **f64)
+    zeros = torch.zeros_like(residuals)
+    yield "mean_squared_error", zeros, residuals, {}
+    # Not at a NaN residual: torch.sign(nan) is 0, so the reference's gradient there is 0 on torch
+    # (NaN on NumPy), where F.l1_loss's is NaN.
+    yield "mean_absolute_error", zeros[:-1], residuals[:-1], {}
+    yield "huber", zeros, residuals, {"delta": 0.5}
+    yield "smooth_l1", zeros, residuals, {"beta": 0.5}
+    yield "smooth_l1", zeros[:-1], residuals[:-1], {"beta": 0.0}
+    # Masked (-inf) logits of unlabelled classes, ignored positions, smoothing with class weights.
+    yield "sparse_softmax_cross_entropy", torch.tensor([1, 2, 0, 2]), masked_logits, {}
+    yield "sparse_softmax_cross_entropy", torch.tensor([1, -100, 0, -100]), masked_logits, {"ignore_index": -100}
+    yield "sparse_softmax_cross_entropy", labels, masked_logits.clamp(min=-50.0), {"label_smoothing": 0.2, "class_weight": class_weight}
+    yield "softmax_cross_entropy", targets, masked_logits, {"label_smoothing": 0.1}
+    yield "softmax_cross_entropy", targets, masked_logits.clamp(min=-50.0), {"label_smoothing": 0.1}
 
 
-def _force_analytic(monkeypatch):
-    """Make every input "large": no data-checked twin, no small expression, the analytic Function."""
-    monkeypatch.setattr(lkt, "_SMALL_NUMEL", -1)
-    monkeypatch.setattr(lkt, "_CHECKED_TWIN_NUMEL", -1)
 
 
-def _with_defaults(loss, params):
-    return {**loss.defaults, **params}
+def _prepare(name, y_true, y_pred, reduction="mean", **params):
+    with lk.value_checks(False):
+        return lk.get(name).prepare((y_true, y_pred), {"reduction": reduction, **params}, order=0)
+
+
+def _functional(name, y_true, y_pred, reduction, params, sample_weight=None):
+    """The functional door on a tensor that requires grad: (value, autograd gradient)."""
+    input = y_pred.clone().requires_grad_(True)
+    with lk.value_checks(False):
+        value = lk.get(name)(y_true, input, reduction=reduction, sample_weight=sample_weight, **params)
+    value.sum().backward()
+    return value.detach(), input.grad
+
+
+def _reference(name, y_true, y_pred, reduction, params, sample_weight=None):
+    with reference_only(), lk.value_checks(False):
+        return lk.get(name).value_and_grad(y_true, y_pred, reduction=reduction, sample_weight=sample_weight, **params)
+
+
+def _assert_equal_to_reference(name, y_true, y_pred, reduction, params, sample_weight=None):
+    value, grad = _functional(name, y_true, y_pred, reduction, params, sample_weight)
+    expected_value, expected_grad = _reference(name, y_true, y_pred, reduction, params, sample_weight)
+    torch.testing.assert_close(value, expected_value, rtol=1e-12, atol=_value_atol(name), equal_nan=True)
+    torch.testing.assert_close(grad, expected_grad, rtol=1e-12, atol=_grad_atol(name, params), equal_nan=True)
+
+
+def _value_atol(name):
+    """binary_cross_entropy's twin takes log1p(-p) where the catalog takes log(1 - p): an absolute difference below eps."""
+    return torch.finfo(torch.float64).eps if name == "binary_cross_entropy" else 0.0
 
 
 def _grad_atol(name, params):
-    """Absolute tolerance of a gradient against the catalog's: 0, except where the formulas round differently.
+    """Absolute tolerance of a gradient against the reference: 0, except where the formulas round differently.
 
     sigmoid_cross_entropy's CPU kernel writes the gradient w_n s - w_p (1 - s) as (w_n + w_p) s - w_p
     (one product less). Where the two terms cancel (s -> t, or s -> 1 on a positive label) both
@@ -367,43 +417,58 @@ def _grad_atol(name, params):
     return 4 * torch.finfo(torch.float64).eps * (1.0 + largest)
 
 
-@pytest.mark.parametrize("name", sorted(lkt._TORCH_KERNELS))
-def test_every_torch_kernel_has_edge_cases(name):
-    assert name in {case[0] for case in _edge_cases()}
+# ------------------------------------------------------------------------- the torch registry
+
+TORCH_KERNELS = kernels(backend="torch")
 
 
-@pytest.mark.parametrize("readable", [True, False], ids=["host-branches", "device-branches"])
-@pytest.mark.parametrize("name, y_true, y_pred, params", list(_edge_cases()), ids=lambda v: v if isinstance(v, str) else "")
-def test_torch_kernel_equals_catalog_kernel_at_edge_cases(name, y_true, y_pred, params, readable, monkeypatch):
+def test_the_torch_backend_registers_its_kernels():
+    names = {(k.loss, k.name) for k in TORCH_KERNELS}
+    assert ("huber", "F.huber_loss") in names and ("kl_divergence_with_logits", "torch kernel") in names
+    assert all(k.style != "native" or k.max_order == 0 for k in TORCH_KERNELS)
+
+
+@pytest.mark.parametrize("loss_name", sorted({k.loss for k in TORCH_KERNELS}))
+def test_every_loss_with_torch_kernels_has_edge_cases(loss_name):
+    covered = {case[0] for case in _edge_cases()} | {case[0] for case in _checked_cases()} | {
+        case[0] for case in _small_expression_cases()}
+    assert loss_name in covered
+
+
+@pytest.mark.parametrize("kernel", [k for k in TORCH_KERNELS if k.style == "elementwise"], ids=lambda k: k.loss)
+@pytest.mark.parametrize("readable", [True, False], ids=["cpu", "no-host-reads"])
+def test_torch_kernel_equals_the_reference_at_edge_cases(kernel, readable, monkeypatch):
     # readable=False runs the branches a GPU tensor or a traced call gets, which never read values.
-    monkeypatch.setattr(lkt, "_host_readable", lambda tensor: readable)
-    loss = lk.get(name)
-    arguments = _with_defaults(loss, {k: torch.tensor(v, dtype=torch.float64) if isinstance(v, float) and k == "pos_weight" else v
-                                      for k, v in params.items()})
-    ours = lkt._TORCH_KERNELS[name](lkt.xp_torch, y_true, y_pred, with_grad=True, **arguments)
-    expected = loss.kernel(lkt.xp_torch, y_true, y_pred, with_grad=True, **arguments)
-    for part, got, want in zip(("loss", "grad", "norm"), ours, expected):
-        if want is None:
-            assert got is None
-        else:
-            atol = _grad_atol(name, params) if part == "grad" else 0.0
-            torch.testing.assert_close(got, want, rtol=1e-12, atol=atol, equal_nan=True)
+    if not readable:
+        monkeypatch.setattr(torch.compiler, "is_compiling", lambda: True)
+    from losskit._kernels import run
+
+    for name, y_true, y_pred, params in _edge_cases():
+        if name != kernel.loss:
+            continue
+        for reduction in REDUCTIONS:
+            call = _prepare(name, y_true, y_pred, reduction, **params).replace(order=1)
+            assert kernel.accepts(call)
+            value, grads, _ = run(call, kernel)
+            expected_value, expected_grads, _ = run(call, reference=True)
+            torch.testing.assert_close(value, expected_value, rtol=1e-12, atol=0.0, equal_nan=True)
+            torch.testing.assert_close(grads, expected_grads, rtol=1e-12, atol=_grad_atol(name, params), equal_nan=True)
 
 
-@pytest.mark.parametrize("path", ["default", "analytic"])
 @pytest.mark.parametrize("reduction", REDUCTIONS)
 @pytest.mark.parametrize("name, y_true, y_pred, params", list(_edge_cases()), ids=lambda v: v if isinstance(v, str) else "")
-def test_module_equals_functional_at_edge_cases(name, y_true, y_pred, params, reduction, path, monkeypatch):
-    if path == "analytic":  # what large inputs get: no twin, no small expression
-        _force_analytic(monkeypatch)
-    loss = lk.get(name)
+def test_functional_autograd_equals_reference_at_edge_cases(name, y_true, y_pred, params, reduction):
+    _assert_equal_to_reference(name, y_true, y_pred, reduction, params)
+    # The same through the module, and through .value_and_grad (the analytic path).
     input = y_pred.clone().requires_grad_(True)
     value = lkt.get_module(name, reduction=reduction, **params).to(torch.float64)(input, y_true)
     value.sum().backward()
-    with lk.value_checks(False):
-        expected_value, expected_grad = loss.value_and_grad(y_true, y_pred, reduction=reduction, **params)
+    expected_value, expected_grad = _reference(name, y_true, y_pred, reduction, params)
     torch.testing.assert_close(value.detach(), expected_value, rtol=1e-12, atol=0.0, equal_nan=True)
     torch.testing.assert_close(input.grad, expected_grad, rtol=1e-12, atol=_grad_atol(name, params), equal_nan=True)
+    with lk.value_checks(False):
+        analytic = lk.get(name).value_and_grad(y_true, y_pred, reduction=reduction, **params)
+    torch.testing.assert_close(analytic[1], expected_grad, rtol=1e-12, atol=_grad_atol(name, params), equal_nan=True)
 
 
 def test_infinite_logit_costs_zero_on_its_label_and_inf_on_the_other():
@@ -414,74 +479,51 @@ def test_infinite_logit_costs_zero_on_its_label_and_inf_on_the_other():
     assert logits.grad.tolist() == [0.0, -1.0, 1.0, 0.0]
 
 
-# ------------------------------------------------------- small inputs: plain autograd (speed)
-#
-# At or below lkt._SMALL_NUMEL elements some losses are computed by a plain torch expression
-# differentiated by autograd (lkt._SMALL_EXPRESSIONS) instead of the analytic Function. These
-# tests pin that path to the functional loss; the edge cases above already run through it, as
-# they are small.
+# ------------------------------------------------------------- small inputs: plain autograd
 
 def _small_expression_cases():
     gen = torch.Generator().manual_seed(3)
     f64 = dict(dtype=torch.float64)
     rates = torch.rand(6, 5, generator=gen, **f64) * 3 + 0.05
     counts = torch.poisson(torch.full((6, 5), 2.0, **f64), generator=gen)
-    yield "poisson", counts, rates
-    yield "poisson", torch.tensor([0.0, 3.0, 1.0, 0.0, 2.0, 4.0], **f64), torch.tensor([0.0, 1e-300, 1e-13, 1e-12, 7e-13, _INF], **f64)
+    yield "poisson", counts, rates, {}
+    yield "poisson", torch.tensor([0.0, 3.0, 1.0, 0.0, 2.0, 4.0], **f64), torch.tensor([0.0, 1e-300, 1e-13, 1e-12, 7e-13, _INF], **f64), {}
     logits = torch.randn(6, 5, generator=gen, **f64) * 4
-    yield "logistic", (torch.rand(6, 5, generator=gen) < 0.5).double(), logits
-    yield "logistic", torch.randint(0, 2, (6, 5), generator=gen).double() * 2 - 1, logits
-    yield "logistic", torch.tensor([0.0, 1.0, 0.0, 1.0, 1.0, 0.0], **f64), torch.tensor([-_INF, -_INF, _INF, _INF, 800.0, 0.0], **f64)
+    yield "logistic", torch.randint(0, 2, (6, 5), generator=gen).double() * 2 - 1, logits * 200, {}
+    yield "logistic", torch.tensor([0.0, 1.0, 0.0, 1.0, 1.0, 0.0], **f64), torch.tensor([-_INF, -_INF, _INF, _INF, 800.0, 0.0], **f64), {}
     edge_labels = torch.tensor([0.0, 1.0, 0.0, 1.0, 1.0, 0.0, 0.3], **f64)
     edge_logits = torch.tensor([-_INF, -_INF, _INF, _INF, 800.0, -800.0, 0.0], **f64)
-    for params in ({}, {"pos_weight": 2.5}, {"label_smoothing": 0.1}, {"pos_weight": 0.0, "label_smoothing": 0.2}):
+    for params in ({"pos_weight": 2.5}, {"label_smoothing": 0.1}, {"pos_weight": 0.0, "label_smoothing": 0.2}):
         yield "sigmoid_cross_entropy", (torch.rand(6, 5, generator=gen) < 0.5).double(), logits, params
         yield "sigmoid_cross_entropy", torch.rand(6, 5, generator=gen, **f64), logits, params
         yield "sigmoid_cross_entropy", edge_labels, edge_logits, params
 
 
-def _small_cases_with_params():
-    for case in _small_expression_cases():
-        yield case if len(case) == 4 else (*case, {})
-
-
-def test_every_small_expression_has_cases():
-    assert set(lkt._SMALL_EXPRESSIONS) == {case[0] for case in _small_expression_cases()}
-
-
 @pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "weighted"])
 @pytest.mark.parametrize("reduction", REDUCTIONS)
-@pytest.mark.parametrize("name, y_true, y_pred, params", list(_small_cases_with_params()),
+@pytest.mark.parametrize("name, y_true, y_pred, params", list(_small_expression_cases()),
                          ids=lambda v: v if isinstance(v, str) else "")
-def test_small_expression_equals_functional_value_and_gradient(name, y_true, y_pred, params, reduction, weighted):
-    assert y_pred.numel() <= lkt._SMALL_NUMEL
-    loss = lk.get(name)
-    weight = torch.linspace(0.0, 2.0, y_pred.numel(), dtype=torch.float64).reshape(y_pred.shape) if weighted else None
-    input = y_pred.clone().requires_grad_(True)
-    # use_native=False: on these CPU inputs some losses would otherwise call their data-checked
-    # twin (tested below), and this test is about the expression, used where the twin is not.
-    value = lkt.get_module(name, reduction=reduction, use_native=False, **params)(input, y_true, weight)
-    value.sum().backward()
+def test_small_expression_equals_reference_value_and_gradient(name, y_true, y_pred, params, reduction, weighted):
+    weight = torch.linspace(0.0, 2.0, y_pred.shape[0], dtype=torch.float64) if weighted else None
     with lk.value_checks(False):
-        expected_value, expected_grad = loss.value_and_grad(
-            y_true, y_pred, sample_weight=weight, reduction=reduction, **params
-        )
-    torch.testing.assert_close(value.detach(), expected_value, rtol=1e-12, atol=0.0, equal_nan=True)
-    torch.testing.assert_close(input.grad, expected_grad, rtol=1e-12, atol=0.0, equal_nan=True)
+        call = lk.get(name).prepare((y_true, y_pred), {"reduction": reduction, "sample_weight": weight, **params})
+    assert select(call).name == "small autograd expression"  # these inputs fail the twins' checks
+    _assert_equal_to_reference(name, y_true, y_pred, reduction, params, weight)
 
 
-@pytest.mark.parametrize("name", sorted(lkt._SMALL_EXPRESSIONS))
-def test_small_expression_and_analytic_function_agree_across_the_size_threshold(name, monkeypatch):
+@pytest.mark.parametrize("name", ["poisson", "logistic", "sigmoid_cross_entropy"])
+def test_small_and_large_inputs_take_different_kernels_with_the_same_numbers(name):
     loss = lk.get(name)
-    case = make_case(loss, shapes(loss)[0])
-    results = []
-    for threshold in (lkt._SMALL_NUMEL, -1):  # the expression, then the Function
-        monkeypatch.setattr(lkt, "_SMALL_NUMEL", threshold)
-        input = _tensor(case.y_pred).requires_grad_(True)
-        value = lkt.get_module(name, use_native=False)(input, _tensor(case.y_true))
-        value.backward()
-        results.append((value.detach(), input.grad))
-    torch.testing.assert_close(results[0], results[1], rtol=1e-12, atol=0.0)
+    case = make_case(loss, shapes(loss)[0], seed=3)
+    params = {"pos_weight": 2.0} if name == "sigmoid_cross_entropy" else {}
+    chosen = []
+    for repeat in (1, 2 ** 14):
+        y_true = _tensor(np.concatenate([case.y_true] * repeat))
+        y_pred = _tensor(np.concatenate([case.y_pred] * repeat))
+        chosen.append(select(_prepare(name, y_true, y_pred, **params)).name)
+        _assert_equal_to_reference(name, y_true, y_pred, "mean", params)
+    # Small inputs take a twin or the small expression (both differentiated by autograd), large ones the kernel.
+    assert chosen[0] in ("small autograd expression", "F.soft_margin_loss") and chosen[1] == "torch kernel"
 
 
 def test_poisson_rate_below_the_floor_keeps_the_straight_through_gradient():
@@ -490,23 +532,24 @@ def test_poisson_rate_below_the_floor_keeps_the_straight_through_gradient():
     torch.testing.assert_close(rates.grad, torch.full((3,), 1.0 - 2.0 / 1e-12, dtype=torch.float64), rtol=1e-12, atol=0.0)
 
 
-# ------------------------------------------------------------- data-checked native twins (speed)
+# ------------------------------------------------------------- data-checked native twins
 #
 # On small CPU inputs some losses call a PyTorch twin that equals the catalog only on part of the
-# input domain, after checking the data (lkt._NATIVE, "data-checked"): finite margins, labels in
-# {0, 1}, probabilities at or above the gradient floor, non-negative targets. Each case below sits
-# on one side of such a check and says for which reductions the twin must be called, so that a
-# check that is too loose fails the value test and one that is too strict fails the path test.
+# input domain, after checking the data: finite margins, labels in {0, 1}, probabilities at or
+# above the gradient floor, non-negative targets. Each case below sits on one side of such a
+# check and says for which reductions the twin must be selected, so that a check that is too
+# loose fails the value test and one that is too strict fails the selection test.
 
 _FLOOR = 1e-12  # losskit._array.GRAD_DENOMINATOR_FLOOR
-_TWIN = {  # the call each data-checked loss dispatches to
-    "logistic": (F, "soft_margin_loss"),
-    "sigmoid_cross_entropy": (F, "soft_margin_loss"),
-    "kl_divergence": (F, "kl_div"),
-    "sparse_categorical_cross_entropy": (F, "nll_loss"),
-    "categorical_cross_entropy": (torch, "xlogy"),
+_TWIN = {  # the native twin each data-checked loss selects where its check passes
+    "binary_cross_entropy": "F.binary_cross_entropy",
+    "logistic": "F.soft_margin_loss",
+    "sigmoid_cross_entropy": "F.soft_margin_loss",
+    "kl_divergence": "F.kl_div",
+    "sparse_categorical_cross_entropy": "F.nll_loss",
+    "categorical_cross_entropy": "torch.xlogy",
 }
-_ALL, _REDUCED, _NONE = frozenset(REDUCTIONS), frozenset({"sum", "mean"}), frozenset()
+_ALL, _NONE = frozenset(REDUCTIONS), frozenset()
 
 
 def _below(value):
@@ -523,15 +566,13 @@ def _checked_cases():
     yield "logistic", 2 * zero_one - 1, logits, {}, _ALL
     # Mixed 0 / -1 labels (invalid) are used as the signs, as in the catalog.
     yield "logistic", torch.tensor([0.0, -1.0, 1.0, 0.0]), torch.tensor([2.0, -3.0, 0.5, -1.0], **f64), {}, _ALL
-    # Labels beyond +-1: a sum or mean shows any overflow, "none" needs |label| <= 1 first.
-    yield "logistic", torch.tensor([2.0, -1.0, 1.0, -2.0], **f64), torch.tensor([2.0, -3.0, 0.5, -1.0], **f64), {}, _REDUCED
-    # |x| = 400 in float64: e^-400 is fine (the margin is positive), but above the "none" bound of 354.
-    yield "logistic", torch.tensor([1.0, 0.0, 1.0]), torch.tensor([400.0, -400.0, 1.0], **f64), {}, _REDUCED
-    # A margin of -800 overflows e^-m in float64: no twin, for any reduction.
+    # Labels beyond +-1 could push a margin past the overflow bound: no twin.
+    yield "logistic", torch.tensor([2.0, -1.0, 1.0, -2.0], **f64), torch.tensor([2.0, -3.0, 0.5, -1.0], **f64), {}, _NONE
+    # |x| up to half the overflow bound of e^-m (354 in float64) takes the twin, beyond it not.
+    yield "logistic", torch.tensor([1.0, 0.0, 1.0]), torch.tensor([350.0, -350.0, 1.0], **f64), {}, _ALL
+    yield "logistic", torch.tensor([1.0, 0.0, 1.0]), torch.tensor([400.0, -400.0, 1.0], **f64), {}, _NONE
     yield "logistic", torch.tensor([1.0, 0.0, 1.0]), torch.tensor([-800.0, -1.0, 1.0], **f64), {}, _NONE
-    # +inf on a 1 label and -inf on a 0 label are margins of +inf (loss 0, exact in the twin); a margin
-    # of -inf costs inf, where the twin's gradient is NaN.
-    yield "logistic", torch.tensor([1.0, 0.0]), torch.tensor([_INF, -_INF], **f64), {}, _REDUCED
+    # A margin of -inf costs inf, where the twin's gradient is NaN.
     yield "logistic", torch.tensor([1.0, 1.0]), torch.tensor([_INF, -_INF], **f64), {}, _NONE
     yield "logistic", torch.tensor([1.0, 0.0, 1.0]), torch.tensor([float("nan"), 1.0, 2.0], **f64), {}, _NONE
 
@@ -543,6 +584,20 @@ def _checked_cases():
     yield "sigmoid_cross_entropy", zero_one, logits, {"label_smoothing": 0.1}, _NONE
     yield "sigmoid_cross_entropy", torch.tensor([1.0, 0.0]), torch.tensor([-800.0, 1.0], **f64), {}, _NONE
     yield "sigmoid_cross_entropy", torch.tensor([0.0, 1.0]), torch.tensor([-_INF, -_INF], **f64), {}, _NONE
+
+    # The twin floors p (1 - p) in its backward, losskit each denominator: equal only while
+    # every p is at least sqrt(floor) away from 0 and 1.
+    p = torch.rand(6, 5, generator=gen, **f64) * 0.9 + 0.05
+    margin = _FLOOR ** 0.5
+    for edge in (margin, 1.0 - margin):
+        at_edge = p.clone()
+        at_edge[0, 0] = edge
+        yield "binary_cross_entropy", zero_one, at_edge, {}, _ALL
+    for edge in (0.0, 1.0, _FLOOR, 1.0 - _FLOOR, _below(margin)):
+        at_edge = p.clone()
+        at_edge[0, 0] = edge
+        yield "binary_cross_entropy", zero_one, at_edge, {}, _NONE
+    yield "binary_cross_entropy", torch.rand(6, 5, generator=gen, **f64), p, {"label_smoothing": 0.2}, _ALL
 
     probabilities = torch.randn(6, 4, generator=gen, **f64).softmax(-1)
     soft = torch.randn(6, 4, generator=gen, **f64).softmax(-1)
@@ -605,64 +660,34 @@ def _checked_cases():
     yield "categorical_cross_entropy", negative_target, probabilities, {}, _NONE
 
 
-def _spy(monkeypatch, name):
-    """Record the values the loss's native dispatcher returns (None: it declined). Before building modules."""
-    original = lkt._NATIVE[name]
-    returned = []
 
-    def spy(*args):
-        returned.append(original(*args))
-        return returned[-1]
-
-    monkeypatch.setitem(lkt._NATIVE, name, spy)
-    return returned
-
-
-def _twin_called(monkeypatch, name):
-    owner, attribute = _TWIN[name]
-    original = getattr(owner, attribute)
-    calls = []
-
-    def spy(*args, **kwargs):
-        calls.append(attribute)
-        return original(*args, **kwargs)
-
-    monkeypatch.setattr(owner, attribute, spy)
-    return calls
+def _selected(name, y_true, y_pred, **kwargs):
+    kernel = select(_prepare(name, y_true, y_pred, **kwargs))
+    return None if kernel is None else kernel.name
 
 
 def test_every_data_checked_twin_has_cases():
     assert {case[0] for case in _checked_cases()} == set(_TWIN)
-    for name in _TWIN:
-        assert lkt._NATIVE[name].__name__ == f"_{name}_native"
+    for name, twin in _TWIN.items():
+        assert twin in {k.name for k in kernels(name, "torch")}
 
 
 @pytest.mark.parametrize("reduction", REDUCTIONS)
 @pytest.mark.parametrize("name, y_true, y_pred, params, twin_reductions", list(_checked_cases()),
                          ids=lambda v: v if isinstance(v, str) else "")
-def test_data_checked_twin_equals_functional_value_and_gradient(name, y_true, y_pred, params, twin_reductions, reduction, monkeypatch):
-    loss = lk.get(name)
-    returned = _spy(monkeypatch, name)
-    twin_calls = _twin_called(monkeypatch, name)
-    input = y_pred.clone().requires_grad_(True)
-    value = lkt.get_module(name, reduction=reduction, **params).to(torch.float64)(input, y_true)
-    value.sum().backward()
-    dispatched = [result is not None for result in returned]
-    assert dispatched == [reduction in twin_reductions]
-    if dispatched[0]:
-        assert twin_calls, "the dispatcher answered without calling the twin"
-    monkeypatch.undo()
-    with lk.value_checks(False):
-        expected_value, expected_grad = loss.value_and_grad(y_true, y_pred, reduction=reduction, **params)
-    torch.testing.assert_close(value.detach(), expected_value, rtol=1e-12, atol=0.0, equal_nan=True)
-    torch.testing.assert_close(input.grad, expected_grad, rtol=1e-12, atol=_grad_atol(name, params), equal_nan=True)
+def test_data_checked_twin_equals_reference_value_and_gradient(name, y_true, y_pred, params, twin_reductions, reduction):
+    selected = _selected(name, y_true, y_pred, reduction=reduction, **params)
+    assert (selected == _TWIN[name]) == (reduction in twin_reductions)
+    _assert_equal_to_reference(name, y_true, y_pred, reduction, params)
 
 
 def _small_checked_inputs(name, dtype=torch.float32):
-    """A valid small input of each data-checked loss, on which the twin is called."""
+    """A valid small input of each data-checked loss, on which the twin is selected."""
     gen = torch.Generator().manual_seed(11)
     if name in ("logistic", "sigmoid_cross_entropy"):
         return (torch.rand(4, 8, generator=gen) < 0.5).to(dtype), torch.randn(4, 8, generator=gen, dtype=dtype) * 3
+    if name == "binary_cross_entropy":
+        return (torch.rand(4, 8, generator=gen) < 0.5).to(dtype), torch.rand(4, 8, generator=gen, dtype=dtype) * 0.9 + 0.05
     probabilities = torch.randn(8, 5, generator=gen, dtype=dtype).softmax(-1)
     if name == "sparse_categorical_cross_entropy":
         return torch.randint(0, 5, (8,), generator=gen), probabilities
@@ -670,25 +695,19 @@ def _small_checked_inputs(name, dtype=torch.float32):
 
 
 @pytest.mark.parametrize("name", sorted(_TWIN))
-def test_data_checked_twin_is_not_consulted_with_sample_weights(name, monkeypatch):
-    returned = _spy(monkeypatch, name)
+def test_data_checked_twin_is_not_selected_with_sample_weights(name):
     y_true, y_pred = _small_checked_inputs(name, torch.float64)
     weight = torch.linspace(0.5, 2.0, y_pred.shape[0], dtype=torch.float64)
-    input = y_pred.clone().requires_grad_(True)
-    value = lkt.get_module(name)(input, y_true, weight)
-    value.backward()
-    assert returned == []
-    expected_value, expected_grad = lk.get(name).value_and_grad(y_true, y_pred, sample_weight=weight)
-    torch.testing.assert_close(value.detach(), expected_value, rtol=1e-12, atol=0.0)
-    torch.testing.assert_close(input.grad, expected_grad, rtol=1e-12, atol=_grad_atol(name, {}))
+    assert _selected(name, y_true, y_pred) == _TWIN[name]
+    assert _selected(name, y_true, y_pred, sample_weight=weight) != _TWIN[name]
+    _assert_equal_to_reference(name, y_true, y_pred, "mean", {}, weight)
 
 
 @pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
 @pytest.mark.parametrize("autocast", [False, True], ids=["plain", "autocast"])
 @pytest.mark.parametrize("name", sorted(_TWIN))
-def test_data_checked_twin_with_narrow_inputs(name, dtype, autocast, monkeypatch):
+def test_data_checked_twin_with_narrow_inputs(name, dtype, autocast):
     # Computed in float32 from the up-cast input, as the catalog; float32 out under autocast.
-    returned = _spy(monkeypatch, name)
     y_true, y_pred32 = _small_checked_inputs(name)
     y_pred = y_pred32.to(dtype)
     target = y_true if y_true.dtype == torch.int64 else y_true.to(dtype)
@@ -699,39 +718,36 @@ def test_data_checked_twin_with_narrow_inputs(name, dtype, autocast, monkeypatch
     else:
         value = lkt.get_module(name)(input, target)
     value.backward()
-    assert [result is not None for result in returned] == [True]
     assert value.dtype == (torch.float32 if autocast else dtype) and input.grad.dtype == dtype
     with lk.value_checks(False):  # rows rounded to bfloat16 no longer sum to 1
-        expected_value, expected_grad = lk.get(name).value_and_grad(
-            target if y_true.dtype == torch.int64 else target.float(), y_pred.float()
-        )
+        expected_value, expected_grad = _reference(
+            name, target if y_true.dtype == torch.int64 else target.float(), y_pred.float(), "mean", {})
     torch.testing.assert_close(value.float(), expected_value, rtol=1e-6 if autocast else 1e-2, atol=1e-6 if autocast else 1e-2)
     # The float32 gradient rounded once to the input's dtype.
     torch.testing.assert_close(input.grad, expected_grad.to(dtype), rtol=0.0, atol=0.0)
 
 
 @pytest.mark.parametrize("name", sorted(_TWIN))
-def test_data_checked_twin_never_reads_data_off_the_host(name, monkeypatch):
+def test_data_checked_twin_never_reads_data_off_the_host(name):
     # On the meta device, as for a GPU tensor, a value read (item, tolist, numpy) would raise;
-    # the module has to run the paths that need none, and the dispatcher must decline untouched.
-    returned = _spy(monkeypatch, name)
+    # the kernel that needs none must run.
     y_true, y_pred = _small_checked_inputs(name)
     input = y_pred.to("meta").requires_grad_(True)
+    assert _selected(name, y_true.to("meta"), input) != _TWIN[name]
     value = lkt.get_module(name)(input, y_true.to("meta"))
     value.backward()
-    assert returned == [None]
     assert value.device.type == "meta" and input.grad.shape == y_pred.shape
 
 
-@pytest.mark.parametrize("large", [False, True], ids=["twin", "kernel"])
+@pytest.mark.parametrize("large", [False, True], ids=["small", "large"])
 @pytest.mark.parametrize("name", sorted(_TWIN))
 def test_no_data_is_read_while_compiling_or_tracing(name, large, monkeypatch):
     # torch.compile and torch.jit.trace would break the graph at, or freeze, a branch on data:
-    # with either flag set the module must not read a value, and still give the catalog's loss.
-    if large:
-        _force_analytic(monkeypatch)
+    # with either flag set no value may be read, and the loss is still the catalog's.
     y_true, y_pred = _small_checked_inputs(name, torch.float64)
-    expected_value, expected_grad = lk.get(name).value_and_grad(y_true, y_pred)
+    if large:
+        y_true, y_pred = y_true.repeat(1024, *([1] * (y_true.ndim - 1))), y_pred.repeat(1024, *([1] * (y_pred.ndim - 1)))
+    expected_value, expected_grad = _reference(name, y_true, y_pred, "mean", {})
     for flag in ("compiler", "jit"):
         with monkeypatch.context() as patch:
             if flag == "compiler":
@@ -742,8 +758,8 @@ def test_no_data_is_read_while_compiling_or_tracing(name, large, monkeypatch):
                 patch.setattr(torch.Tensor, method, _raise_on_read)
             input = y_pred.clone().requires_grad_(True)
             value = lkt.get_module(name)(input, y_true)
-            value.backward()
-        torch.testing.assert_close(value.detach(), expected_value, rtol=1e-12, atol=0.0)
+        value.backward()
+        torch.testing.assert_close(value.detach(), expected_value, rtol=1e-12, atol=_value_atol(name))
         torch.testing.assert_close(input.grad, expected_grad, rtol=1e-12, atol=_grad_atol(name, {}))
 
 
@@ -751,144 +767,220 @@ def _raise_on_read(*args, **kwargs):
     raise AssertionError("a tensor's value was read")
 
 
-@pytest.mark.parametrize("name", ["logistic", "sigmoid_cross_entropy"])
+@pytest.mark.parametrize("name", sorted(_TWIN))
 def test_data_checked_twins_step_aside_under_functorch_transforms(name):
-    # vmap cannot read a value; these losses ran under vmap and torch.func.grad before their
-    # twins existed (through their small expressions) and still must.
-    assert hasattr(torch._C, "_are_functorch_transforms_active")  # lkt._host_readable relies on it
+    assert hasattr(torch._C, "_are_functorch_transforms_active")  # the kernels' host-read test relies on it
     y_true, y_pred = _small_checked_inputs(name, torch.float64)
     module = lkt.get_module(name)
     per_row = torch.vmap(module)(y_pred, y_true)
-    expected = torch.stack([lk.get(name)(t, x) for t, x in zip(y_true, y_pred)])
-    torch.testing.assert_close(per_row, expected, rtol=1e-12, atol=0.0)
+    expected = torch.stack([_reference(name, t, x, "mean", {})[0] for t, x in zip(y_true, y_pred)])
+    torch.testing.assert_close(per_row, expected, rtol=1e-12, atol=_value_atol(name))
     grad = torch.func.grad(lambda x: module(x, y_true))(y_pred)
-    torch.testing.assert_close(grad, lk.get(name).grad(y_true, y_pred), rtol=1e-12, atol=0.0)
+    torch.testing.assert_close(grad, _reference(name, y_true, y_pred, "mean", {})[1], rtol=1e-12, atol=_grad_atol(name, {}))
 
 
 def test_sparse_twin_keeps_the_catalogs_error_for_an_invalid_label():
     # Without ignore_index, -100 is no label: the catalog's gather raises, and the twin (whose
     # nll_loss would skip -100 by default) must not return a value instead.
     probabilities = torch.full((3, 4), 0.25)
-    with pytest.raises((IndexError, RuntimeError)):
-        lkt.SparseCategoricalCrossEntropy()(probabilities, torch.tensor([0, -100, 2]))
+    for module in (lkt.SparseCategoricalCrossEntropy(), lkt.SparseSoftmaxCrossEntropy()):
+        with pytest.raises((IndexError, RuntimeError)):
+            module(probabilities, torch.tensor([0, -100, 2]))
 
 
-@pytest.mark.parametrize("name, y_true, y_pred, params, branch, called", [
-    ("sigmoid_cross_entropy", torch.tensor([0.0, 1.0, 0.3]), torch.tensor([-30.0, 2.0, 0.0]), {"pos_weight": 2.0}, "_sigmoid_cross_entropy_unmasked", True),
-    # An infinite logit: the branch runs, finds a non-finite term and hands over to the masked kernel.
-    ("sigmoid_cross_entropy", torch.tensor([0.0, 1.0, 0.3]), torch.tensor([-_INF, 2.0, 0.0]), {}, "_sigmoid_cross_entropy_unmasked", True),
-    ("sigmoid_cross_entropy", torch.tensor([0.0, 1.5, 0.3]), torch.tensor([-3.0, 2.0, 0.0]), {}, "_sigmoid_cross_entropy_unmasked", False),
-    ("categorical_cross_entropy", torch.tensor([[0.0, 1.0], [0.5, 0.5]]), torch.tensor([[0.0, 1.0], [0.3, 0.7]]), {}, "_categorical_cross_entropy_unmasked", True),
-    ("categorical_cross_entropy", torch.tensor([[-0.5, 1.5], [0.5, 0.5]]), torch.tensor([[0.0, 1.0], [0.3, 0.7]]), {}, "_categorical_cross_entropy_unmasked", False),
-    ("categorical_cross_entropy", torch.tensor([[0.0, 1.0], [0.5, 0.5]]), torch.tensor([[1e-12, 1.0], [0.3, 0.7]]), {}, "_categorical_cross_entropy_unmasked", True),
-    ("categorical_cross_entropy", torch.tensor([[0.0, 1.0], [0.5, 0.5]]), torch.tensor([[-0.0, 1.0], [float("nan"), 0.7]]), {}, "_categorical_cross_entropy_unmasked", False),
-    ("categorical_cross_entropy", torch.tensor([[0.0, 1.0], [0.5, 0.5]]), torch.tensor([[_INF, 1.0], [0.3, 0.7]]), {}, "_categorical_cross_entropy_unmasked", False),
-    ("categorical_cross_entropy", torch.tensor([[0.0, 1.0], [0.5, 0.5]]), torch.tensor([[-0.25, 1.0], [0.3, 0.7]]), {}, "_categorical_cross_entropy_unmasked", False),
-    ("kl_divergence", torch.tensor([[0.0, 1.0], [0.5, 0.5]]), torch.tensor([[2e-12, 1.0], [0.3, 0.7]]), {}, "_kl_divergence_unfloored", True),
-    ("kl_divergence", torch.tensor([[0.0, 1.0], [0.5, 0.5]]), torch.tensor([[0.0, 1.0], [0.3, 0.7]]), {}, "_kl_divergence_unfloored", False),
-    ("kl_divergence", torch.tensor([[-0.5, 1.5], [0.5, 0.5]]), torch.tensor([[0.2, 0.8], [0.3, 0.7]]), {}, "_kl_divergence_unfloored", False),
-    ("kl_divergence", torch.tensor([[0.5, 0.5], [0.5, 0.5]]), torch.tensor([[0.2, _INF], [0.3, 0.7]]), {}, "_kl_divergence_unfloored", False),
-    # {0, 1} labels skip _signed_labels' where(); other labels are the signs themselves.
-    ("logistic", torch.tensor([0.0, 1.0, 1.0]), torch.tensor([-3.0, 2.0, 0.0]), {}, "_signed_labels", False),
-    ("logistic", torch.tensor([-1.0, 1.0, 1.0]), torch.tensor([-3.0, 2.0, 0.0]), {}, "_signed_labels", False),
-], ids=lambda v: v if isinstance(v, str) else "")
-def test_large_input_kernels_try_their_host_branch_exactly_where_it_can_be_exact(name, y_true, y_pred, params, branch, called, monkeypatch):
-    # On large inputs the module runs the torch-specialised kernel; on the CPU its cheaper
-    # branch (checked by the kernel edge cases above) must be tried on exactly these inputs.
-    _force_analytic(monkeypatch)
-    original = getattr(lkt, branch)
-    calls = []
-    monkeypatch.setattr(lkt, branch, lambda *args, **kwargs: calls.append(branch) or original(*args, **kwargs))
-    input = y_pred.double().requires_grad_(True)
-    value = lkt.get_module(name, reduction="sum", **params).to(torch.float64)(input, y_true.double())
+@pytest.mark.parametrize("params", [{"ignore_index": -100}, {"class_weight": [0.0, 1.0, 1.0]}], ids=["ignored", "zero-weight"])
+def test_sparse_softmax_mean_over_nothing_is_zero_with_a_zero_gradient(params):
+    input = torch.randn(4, 3, requires_grad=True)
+    labels = torch.full((4,), -100) if "ignore_index" in params else torch.zeros(4, dtype=torch.long)
+    value = lkt.SparseSoftmaxCrossEntropy(**params)(input, labels)
     value.backward()
-    assert bool(calls) == called
-    with lk.value_checks(False):
-        expected_value, expected_grad = lk.get(name).value_and_grad(y_true.double(), y_pred.double(), reduction="sum", **params)
-    torch.testing.assert_close(value.detach(), expected_value, rtol=1e-12, atol=0.0, equal_nan=True)
-    torch.testing.assert_close(input.grad, expected_grad, rtol=1e-12, atol=_grad_atol(name, params), equal_nan=True)
+    assert value.item() == 0.0
+    assert torch.count_nonzero(input.grad) == 0
 
 
-@pytest.mark.parametrize("name", sorted(_TWIN))
-def test_data_checked_twin_only_up_to_its_size_limit(name, monkeypatch):
-    y_true, y_pred = _small_checked_inputs(name, torch.float64)
-    for limit, expected in ((y_pred.numel(), True), (y_pred.numel() - 1, False)):
-        monkeypatch.setattr(lkt, "_CHECKED_TWIN_NUMEL", limit)
-        returned = _spy(monkeypatch, name)
-        lkt.get_module(name)(y_pred, y_true)
-        assert [result is not None for result in returned] == [expected]
+def test_dense_softmax_twin_steps_aside_for_masked_logits():
+    # F.cross_entropy multiplies a zero label by a -inf log-probability (NaN); losskit's term is 0.
+    logits = torch.tensor([[-_INF, 1.0, 2.0], [0.0, 0.0, 0.0]], dtype=torch.float64)
+    target = torch.tensor([[0.0, 0.5, 0.5], [1.0, 0.0, 0.0]], dtype=torch.float64)
+    assert _selected("softmax_cross_entropy", target, logits) is None
+    assert _selected("softmax_cross_entropy", target, logits.clamp(min=-1e4)) == "F.cross_entropy"
+    for reduction in REDUCTIONS:
+        _assert_equal_to_reference("softmax_cross_entropy", target, logits, reduction, {})
+        value, _ = _functional("softmax_cross_entropy", target, logits, reduction, {})
+        assert torch.isfinite(value).all()
 
 
-# ------------------------------------------------- large CPU inputs: the gradient passed through
-#
-# Above lkt._SMALL_NUMEL elements on the CPU, _AnalyticLoss scales a scalar loss's gradient in
-# place during forward and, for an upstream gradient of exactly 1, returns the saved tensor
-# itself from backward (autograd then adopts it as input.grad instead of allocating a product).
+# ------------------------------------------------------------------- the functional door
 
-def _large_case(name):
+def _every_loss_case(loss):
+    case = make_case(loss, shapes(loss)[-1])
+    y_true = _tensor(case.y_true)
+    predictions = [_tensor(case.y_pred), *(_tensor(p) for p in case.more_predictions)]
+    return y_true, predictions
+
+
+@pytest.mark.parametrize("loss", CATALOG, ids=lambda loss: loss.name)
+def test_functional_autograd_gradient_equals_grad_for_every_loss(loss):
+    y_true, predictions = _every_loss_case(loss)
+    inputs = [p.clone().requires_grad_(True) for p in predictions]
+    for reduction in loss.reductions:
+        for x in inputs:
+            x.grad = None
+        loss(y_true, *inputs, reduction=reduction).sum().backward()
+        expected = loss.grad(y_true, *predictions, reduction=reduction)
+        expected = expected if isinstance(expected, tuple) else (expected,)
+        for x, want in zip(inputs, expected):
+            torch.testing.assert_close(x.grad, want, rtol=1e-12, atol=1e-300)
+
+
+@pytest.mark.parametrize("name", ["huber", "sigmoid_cross_entropy", "sparse_softmax_cross_entropy", "kl_divergence"])
+def test_functional_gradient_under_torch_compile(name):
     loss = lk.get(name)
-    case = make_case(loss, shapes(loss)[0], seed=3)
-    repeat = lkt._SMALL_NUMEL // case.y_pred.size + 1  # just above the threshold
-    y_true = np.concatenate([case.y_true] * repeat)
-    y_pred = np.concatenate([case.y_pred] * repeat)
-    return _tensor(y_true), _tensor(y_pred)
+    y_true, (y_pred,) = _every_loss_case(loss)
+    compiled = torch.compile(lambda t, x: loss(t, x), backend="aot_eager", fullgraph=False)
+    input = y_pred.clone().requires_grad_(True)
+    value = compiled(y_true, input)
+    value.backward()
+    expected_value, expected_grad = loss.value_and_grad(y_true, y_pred)
+    torch.testing.assert_close(value.detach(), expected_value, rtol=1e-12, atol=0.0)
+    torch.testing.assert_close(input.grad, expected_grad, rtol=1e-12, atol=1e-300)
+
+
+@pytest.mark.parametrize("loss", SINGLE, ids=lambda loss: loss.name)
+def test_functional_under_torch_func_grad_and_vmap(loss):
+    y_true, (y_pred,) = _every_loss_case(loss)
+    with lk.value_checks(False):
+        grad = torch.func.grad(lambda x: loss(y_true, x))(y_pred)
+        torch.testing.assert_close(grad, loss.grad(y_true, y_pred), rtol=1e-12, atol=1e-300)
+        per_row = torch.vmap(lambda t, x: loss(t, x))(y_true, y_pred)
+        expected = torch.stack([loss(t, x) for t, x in zip(y_true, y_pred)])
+    torch.testing.assert_close(per_row, expected, rtol=1e-12, atol=0.0)
 
 
 @pytest.mark.parametrize("reduction", ["sum", "mean"])
 @pytest.mark.parametrize("name", ["sigmoid_cross_entropy", "categorical_cross_entropy", "log_cosh", "kl_divergence"])
-def test_large_gradient_passed_through_equals_the_catalog_and_survives_retained_graphs(name, reduction):
-    y_true, y_pred = _large_case(name)
-    assert y_pred.numel() > lkt._SMALL_NUMEL
-    expected_value, expected_grad = lk.get(name).value_and_grad(y_true, y_pred, reduction=reduction)
-    module = lkt.get_module(name, reduction=reduction, use_native=False)
+def test_large_input_gradient_survives_retained_graphs_and_scaled_upstreams(name, reduction):
+    loss = lk.get(name)
+    case = make_case(loss, shapes(loss)[0], seed=3)
+    y_true = _tensor(np.concatenate([case.y_true] * 4096))
+    y_pred = _tensor(np.concatenate([case.y_pred] * 4096))
     originals = (y_true.clone(), y_pred.clone())
+    expected_value, expected_grad = _reference(name, y_true, y_pred, reduction, {})
+    atol = _grad_atol(name, {})
+    module = lkt.get_module(name, reduction=reduction)
 
-    input = y_pred.clone().requires_grad_(True)
-    value = module(input, y_true)
-    assert value.grad_fn.pass_through  # the Function's ctx
-    value.backward()
-    torch.testing.assert_close(value.detach(), expected_value, rtol=1e-12, atol=0.0)
-    torch.testing.assert_close(input.grad, expected_grad, rtol=1e-12, atol=_grad_atol(name, {}))
-
-    # A retained graph: two backward passes, each with the catalog's gradient.
     input = y_pred.clone().requires_grad_(True)
     value = module(input, y_true)
     first = torch.autograd.grad(value, input, retain_graph=True)[0].clone()
     second = torch.autograd.grad(value, input)[0]
-    torch.testing.assert_close(first, expected_grad, rtol=1e-12, atol=_grad_atol(name, {}))
-    torch.testing.assert_close(second, expected_grad, rtol=1e-12, atol=_grad_atol(name, {}))
+    torch.testing.assert_close(value.detach(), expected_value, rtol=1e-12, atol=0.0)
+    torch.testing.assert_close(first, expected_grad, rtol=1e-12, atol=atol)
+    torch.testing.assert_close(second, expected_grad, rtol=1e-12, atol=atol)
 
     # An upstream gradient other than 1 (a scaled loss, as under GradScaler), and accumulation.
     input = y_pred.clone().requires_grad_(True)
     (module(input, y_true) * 3.0).backward()
     module(input, y_true).backward()
-    torch.testing.assert_close(input.grad, 4.0 * expected_grad, rtol=1e-12, atol=4 * _grad_atol(name, {}))
-
+    torch.testing.assert_close(input.grad, 4.0 * expected_grad, rtol=1e-12, atol=4 * atol)
     # The arguments are never written.
     assert torch.equal(y_true, originals[0]) and torch.equal(y_pred, originals[1])
 
 
-def test_gradient_is_scaled_in_place_only_when_it_owns_its_memory():
-    a = torch.zeros(6)
-    assert lkt._owns(torch.ones(6), a, None)
-    assert not lkt._owns(a[::2], a)  # not contiguous
-    assert not lkt._owns(a[:3], a)  # a view of an argument
-    assert not lkt._owns(torch.ones(()).expand(6), a)  # one element for all
+# ------------------------------------------------------------ multi-input and class-axis modules
+
+@pytest.mark.parametrize("params", [{}, {"full": True}, {"eps": 0.5}], ids=["default", "full", "eps"])
+def test_gaussian_nll_equals_pytorch_value_and_both_gradients(params):
+    gen = torch.Generator().manual_seed(7)
+    mean = torch.randn(8, 3, generator=gen, dtype=torch.float64)
+    target = torch.randn(8, 3, generator=gen, dtype=torch.float64)
+    variance = torch.rand(8, 3, generator=gen, dtype=torch.float64) + 0.1
+    variance[0, 0] = 1e-9  # below every eps: clamped, with the gradient passed through
+    for reduction in REDUCTIONS:
+        ours = (mean.clone().requires_grad_(True), variance.clone().requires_grad_(True))
+        theirs = (mean.clone().requires_grad_(True), variance.clone().requires_grad_(True))
+        value = lkt.GaussianNLL(reduction=reduction, **params)(ours[0], target, ours[1])
+        expected = torch.nn.GaussianNLLLoss(reduction=reduction, **params)(theirs[0], target, theirs[1])
+        value.sum().backward()
+        expected.sum().backward()
+        torch.testing.assert_close(value, expected, rtol=1e-12, atol=1e-15)
+        torch.testing.assert_close(ours[0].grad, theirs[0].grad, rtol=1e-12, atol=1e-15)
+        torch.testing.assert_close(ours[1].grad, theirs[1].grad, rtol=1e-12, atol=1e-15)
 
 
-def test_a_gradient_that_aliases_the_input_is_never_scaled_in_place():
-    # A kernel may return a gradient that is (a view of) one of its arguments, e.g. a loss linear
-    # in the prediction; scaling it in place would write into the caller's tensor.
-    from losskit._loss import KernelResult
+_WEIGHT4 = torch.tensor([0.5, 2.0, 1.0, 3.0], dtype=torch.float64)
 
-    def aliasing_kernel(xp, y_true, y_pred, *, with_grad):
-        return KernelResult(y_pred - y_true, y_pred)
 
-    y_pred = torch.rand(lkt._SMALL_NUMEL + 1, dtype=torch.float64)
-    original = y_pred.clone()
-    input = y_pred.requires_grad_(True)
-    value = lkt._AnalyticLoss.apply(input, torch.zeros_like(original), None, aliasing_kernel,
-                                    lk.get("mean_squared_error"), {}, "mean", torch.float64)
-    value.backward()
-    assert torch.equal(input.detach(), original)
-    torch.testing.assert_close(input.grad, original / original.numel(), rtol=1e-15, atol=0.0)
+@pytest.mark.parametrize("params", [{}, {"class_weight": _WEIGHT4}, {"ignore_index": 2}, {"label_smoothing": 0.1},
+                                    {"class_weight": _WEIGHT4, "ignore_index": 1, "label_smoothing": 0.2}],
+                         ids=["plain", "class-weight", "ignore-index", "smoothing", "all"])
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+def test_sparse_softmax_axis_1_equals_cross_entropy_on_nchw(params, reduction):
+    gen = torch.Generator().manual_seed(8)
+    logits = torch.randn(2, 4, 3, 5, generator=gen, dtype=torch.float64)
+    labels = torch.randint(0, 4, (2, 3, 5), generator=gen)
+    torch_params = {"weight" if k == "class_weight" else k: v for k, v in params.items()}
+    _assert_module_equals(lkt.SparseSoftmaxCrossEntropy(axis=1, reduction=reduction, **params), logits, labels,
+                          lambda x: F.cross_entropy(x, labels, reduction=reduction, **torch_params))
+
+
+@pytest.mark.parametrize("params", [{}, {"label_smoothing": 0.1}], ids=["plain", "smoothing"])
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+def test_softmax_axis_1_equals_cross_entropy_on_nchw(params, reduction):
+    gen = torch.Generator().manual_seed(9)
+    logits = torch.randn(2, 4, 3, 5, generator=gen, dtype=torch.float64)
+    target = torch.randn(2, 4, 3, 5, generator=gen, dtype=torch.float64).softmax(1)
+    _assert_module_equals(lkt.SoftmaxCrossEntropy(axis=1, reduction=reduction, **params), logits, target,
+                          lambda x: F.cross_entropy(x, target, reduction=reduction, **params))
+
+
+def test_softmax_axis_1_with_class_weight_equals_cross_entropy_on_one_hot_nchw():
+    # With class weights PyTorch's mean of soft labels divides by N; on one-hot labels it is losskit's.
+    gen = torch.Generator().manual_seed(10)
+    logits = torch.randn(2, 4, 3, 5, generator=gen, dtype=torch.float64)
+    labels = torch.randint(0, 4, (2, 3, 5), generator=gen)
+    one_hot = F.one_hot(labels, 4).movedim(-1, 1).double()
+    _assert_module_equals(lkt.SoftmaxCrossEntropy(axis=1, class_weight=_WEIGHT4), logits, one_hot,
+                          lambda x: F.cross_entropy(x, labels, weight=_WEIGHT4))
+
+
+def _assert_module_equals(module, input, target, native):
+    ours, theirs = input.clone().requires_grad_(True), input.clone().requires_grad_(True)
+    value, expected = module.to(torch.float64)(ours, target), native(theirs)
+    value.sum().backward()
+    expected.sum().backward()
+    torch.testing.assert_close(value, expected, rtol=1e-12, atol=1e-14)
+    torch.testing.assert_close(ours.grad, theirs.grad, rtol=1e-12, atol=1e-14)
+
+
+# --------------------------------------------------------------------- pickling and static classes
+
+def _module_inputs(loss):
+    y_true, predictions = _every_loss_case(loss)
+    return (predictions[0], y_true, *predictions[1:])
+
+
+@pytest.mark.parametrize("loss", CATALOG, ids=lambda loss: loss.name)
+def test_every_module_pickles_saves_and_deep_copies(loss):
+    params = {"class_weight": [1.0, 2.0, 0.5, 1.5]} if "class_weight" in loss.defaults else {}
+    reduction = loss.reductions[0]
+    module = lkt.module_class(loss)(reduction=reduction, **params).to(torch.float64)
+    inputs = _module_inputs(loss)
+    expected = module(*inputs)
+    buffer = io.BytesIO()
+    torch.save(module, buffer)
+    buffer.seek(0)
+    copies = [pickle.loads(pickle.dumps(module)), copy.deepcopy(module), torch.load(buffer, weights_only=False)]
+    for restored in copies:
+        assert type(restored) is type(module) and restored.reduction == reduction
+        torch.testing.assert_close(restored(*inputs), expected, rtol=0.0, atol=0.0)
+
+
+_TORCH_PY = Path(lkt.__file__)
+_STATIC_CLASSES = {node.name for node in ast.parse(_TORCH_PY.read_text()).body if isinstance(node, ast.ClassDef)}
+
+
+@pytest.mark.parametrize("loss", CATALOG, ids=lambda loss: loss.name)
+def test_every_catalog_loss_has_a_module_written_in_torch_py(loss):
+    cls = lkt.module_class(loss)
+    assert cls.__module__ == "losskit.torch" and cls.__name__ in _STATIC_CLASSES
+    assert cls.loss is loss

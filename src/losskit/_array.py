@@ -254,6 +254,18 @@ def clamped_log(xp: Namespace, p: Any) -> Any:
     return xp.where(nonpositive, LOG_FLOOR, xp.clip(xp.log(safe), min=LOG_FLOOR))
 
 
+def clamped_log1m(xp: Namespace, p: Any) -> Any:
+    """log(1 - p) floored at :data:`LOG_FLOOR`, computed as log1p(-p).
+
+    log1p keeps the digits that 1 - p loses for a small p (log(1 - 1e-10) is -1e-10, where
+    log(1 - p) rounds to 0 in float32), as PyTorch's binary_cross_entropy computes it. p >= 1
+    gives the floor (with a zero gradient through the where), NaN stays NaN.
+    """
+    saturated = p >= 1
+    safe = xp.where(saturated, 0.0, p)
+    return xp.where(saturated, LOG_FLOOR, xp.clip(xp.log1p(-safe), min=LOG_FLOOR))
+
+
 def xlogx(xp: Namespace, t: Any) -> Any:
     """t * log(t) with the limit 0 at t = 0 (a zero target contributes nothing to entropy)."""
     positive = t > 0
@@ -261,6 +273,10 @@ def xlogx(xp: Namespace, t: Any) -> Any:
 
 
 def sign(xp: Namespace, x: Any) -> Any:
-    # The subgradient PyTorch uses at a kink: sign(0) = 0.
-    return xp.sign(x)
+    """sign(x) with sign(0) = 0 (PyTorch's subgradient at a kink) and sign(NaN) = NaN on every backend.
+
+    torch.sign(nan) is 0, so a NaN residual would otherwise get a zero gradient on PyTorch and a
+    NaN one on NumPy: NaN in must give NaN out on every backend.
+    """
+    return xp.where(x == x, xp.sign(x), x)
 

@@ -87,7 +87,9 @@ def _make_torch_function() -> Any:
         Autograd keeps one tensor per prediction (its gradient, in the compute dtype) instead of
         every intermediate of the expression. The gradients are outputs marked
         non-differentiable rather than state on ``ctx``, so that ``torch.func`` transforms
-        (vmap, grad) can run the forward too (``generate_vmap_rule``).
+        (vmap, grad) can run the forward too (``generate_vmap_rule``). A backward that builds a
+        graph itself (``create_graph=True``, ``torch.autograd.functional.hessian``) recomputes
+        the gradient through the reference expression, so that it can be differentiated again.
         """
 
         generate_vmap_rule = True
@@ -104,12 +106,18 @@ def _make_torch_function() -> Any:
         def setup_context(ctx, inputs, output):
             grads = output[1:]
             ctx.mark_non_differentiable(*grads)
-            ctx.save_for_backward(*grads)
+            ctx.call = inputs[0]
+            ctx.save_for_backward(*grads, *inputs[1:])
 
         @staticmethod
         def backward(ctx, grad_value, *unused):
-            grads = ctx.saved_tensors
-            if grad_value.ndim == 0 and grad_value.is_cpu and not grad_value.requires_grad and _is_one(grad_value):
+            saved = ctx.saved_tensors
+            count = len(saved) // 2
+            grads = saved[:count]
+            if torch.is_grad_enabled():
+                predictions = saved[count:]
+                _, grads, _ = run(ctx.call.replace(predictions=predictions, order=1), reference=True)
+            elif grad_value.ndim == 0 and not grad_value.requires_grad and _is_one(grad_value):
                 # The usual backward of a scalar loss: hand over the saved gradient, no multiply.
                 return (None, *grads)
             scaled = []
@@ -122,8 +130,16 @@ def _make_torch_function() -> Any:
 
 
 def _is_one(scalar: Any) -> bool:
+    """Whether a 0-d upstream gradient is exactly 1, where reading it is free and allowed.
+
+    Only on the CPU, and never while torch.compile or torch.jit.trace record the backward or a
+    functorch transform wraps it (a data-dependent branch would break or freeze the graph).
+    """
     torch = sys.modules["torch"]
-    if torch._C._are_functorch_transforms_active() if hasattr(torch._C, "_are_functorch_transforms_active") else True:
+    if not scalar.is_cpu or torch.compiler.is_compiling() or torch.jit.is_tracing():
+        return False
+    transforms_active = getattr(torch._C, "_are_functorch_transforms_active", None)
+    if transforms_active is None or transforms_active():
         return False
     return scalar.item() == 1.0
 

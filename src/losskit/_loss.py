@@ -266,6 +266,9 @@ class Loss:
                     y_true = xp.moveaxis(y_true, axis, -1)
                 moved = True
         loss_shape = self._check_shapes(xp, y_true, predictions)
+        backend = _library_name(xp)
+        if self.kind == "sparse" and backend == "torch" and y_true.dtype != xp.int64:
+            y_true = xp.astype(y_true, xp.int64)  # torch's gather and take index with int64 only
 
         # Values are checked as given, so tolerances (rows summing to 1) follow the caller's
         # precision: a bfloat16 softmax row is off by up to 2^-8, beyond float32's tolerance.
@@ -292,7 +295,7 @@ class Loss:
         if self.check_inputs is not None:
             self.check_inputs(xp, given_true, *given, params)
         return Call(
-            loss=self, xp=xp, backend=_library_name(xp), y_true=y_true, predictions=tuple(predictions),
+            loss=self, xp=xp, backend=backend, y_true=y_true, predictions=tuple(predictions),
             params=params, weight=weight, reduction=reduction, order=order, out_dtype=out_dtype,
             compute_dtype=compute_dtype, loss_shape=loss_shape, axis=axis if moved else None,
         )
@@ -486,6 +489,8 @@ def _class_axis(axis: Any, x: Any, pred_name: str) -> int:
         raise TypeError(f"axis must be an integer (the class axis of {pred_name}); got {type(axis).__name__}")
     axis = int(axis)
     ndim = x.ndim
+    if ndim == 0:
+        V.check_class_axis(x, pred_name)
     if not -ndim <= axis < ndim:
         raise ValueError(
             f"axis={axis} is out of range for {pred_name} with {ndim} dimension(s); use -1 for a class axis last "

@@ -6,6 +6,8 @@ import math
 from dataclasses import dataclass
 from typing import Any, Callable
 
+import numpy as np
+
 from ._array import Namespace, is_concrete
 
 
@@ -194,7 +196,7 @@ def closed_unit_interval(name: str, value: Any) -> float:
 
 
 def boolean(name: str, value: Any) -> bool:
-    if not isinstance(value, bool) and type(value).__name__ != "bool_":
+    if not isinstance(value, (bool, np.bool_)):
         raise TypeError(f"{name} must be True or False; got {value!r}")
     return bool(value)
 

@@ -8,7 +8,7 @@ Keras does, and any other value raises ValueError.
 from __future__ import annotations
 
 from . import _validation as V
-from ._array import GRAD_DENOMINATOR_FLOOR, clamped_log, sigmoid, softplus
+from ._array import GRAD_DENOMINATOR_FLOOR, clamped_log, clamped_log1m, sigmoid, softplus
 from ._loss import PROBABILITY, Equivalent, KernelResult, Loss, Param, check_domains
 from ._registry import register
 
@@ -31,25 +31,41 @@ def _smooth_binary(y_true, label_smoothing):
     return y_true if label_smoothing == 0.0 else y_true * (1.0 - label_smoothing) + 0.5 * label_smoothing
 
 
+def _sigmoid_curvature(xp, x):
+    """sigmoid(x) * (1 - sigmoid(x)) = sigmoid'(x), exact in both tails."""
+    # 1 - sigmoid(x) cancels to 0 beyond x ~ 37 in float64, where the product is still ~e^-x;
+    # z / (1 + z)^2 with z = e^{-|x|} <= 1 keeps every digit and is finite at any x, +-inf too.
+    z = xp.exp(-xp.abs(x))
+    return z / ((1.0 + z) * (1.0 + z))
+
+
 # ------------------------------------------------------------------------------------ kernels
 
-def _binary_cross_entropy(xp, y_true, y_pred, *, label_smoothing, with_grad):
+def _binary_cross_entropy(xp, y_true, y_pred, *, label_smoothing, with_grad, with_hess=False):
     target = _smooth_binary(y_true, label_smoothing)
     # Each log is floored at -100 (PyTorch's choice), so p = 0 or 1 gives a finite loss of at
     # most 100 per element instead of inf; zero-weight terms are skipped so 0 * -100 never adds.
-    loss = -(target * clamped_log(xp, y_pred) + (1.0 - target) * clamped_log(xp, 1.0 - y_pred))
+    loss = -(target * clamped_log(xp, y_pred) + (1.0 - target) * clamped_log1m(xp, y_pred))
     if not with_grad:
         return KernelResult(loss)
     # -y/p + (1 - y)/(1 - p), each denominator floored as PyTorch floors p(1 - p): a confident
     # wrong prediction gets a large finite gradient, and a confident right one (p = y = 0) its
     # true one-sided derivative 1 rather than the 0/0 -> 0 of the combined (p - y)/(p(1 - p)).
-    grad = (1.0 - target) / xp.clip(1.0 - y_pred, min=GRAD_DENOMINATOR_FLOOR) - target / xp.clip(
-        y_pred, min=GRAD_DENOMINATOR_FLOOR
-    )
-    return KernelResult(loss, grad)
+    complement = 1.0 - y_pred
+    safe_complement = xp.clip(complement, min=GRAD_DENOMINATOR_FLOOR)
+    safe = xp.clip(y_pred, min=GRAD_DENOMINATOR_FLOOR)
+    grad = (1.0 - target) / safe_complement - target / safe
+    hess = None
+    if with_hess:
+        # The derivative of that floored gradient: (1 - y)/(1 - p)^2 + y/p^2, each term only
+        # while its denominator is above the floor; where the floor holds a term constant its
+        # derivative is 0. So p = 0 or 1 gives a finite Hessian, as it gives a finite gradient.
+        hess = xp.where(complement > GRAD_DENOMINATOR_FLOOR, (1.0 - target) / (safe_complement * safe_complement), 0.0)
+        hess = hess + xp.where(y_pred > GRAD_DENOMINATOR_FLOOR, target / (safe * safe), 0.0)
+    return KernelResult(loss, grad, hess=hess)
 
 
-def _sigmoid_cross_entropy(xp, y_true, logits, *, pos_weight, label_smoothing, with_grad):
+def _sigmoid_cross_entropy(xp, y_true, logits, *, pos_weight, label_smoothing, with_grad, with_hess=False):
     target = _smooth_binary(y_true, label_smoothing)
     positive_weight = target if pos_weight is None else pos_weight * target
     negative_weight = 1.0 - target
@@ -63,7 +79,10 @@ def _sigmoid_cross_entropy(xp, y_true, logits, *, pos_weight, label_smoothing, w
         return KernelResult(loss)
     probability = sigmoid(xp, logits)
     grad = negative_weight * probability - positive_weight * (1.0 - probability)
-    return KernelResult(loss, grad)
+    # The gradient is sigmoid(x) (w_- + w_+) - w_+, so the Hessian is sigmoid'(x) times the total
+    # weight of the two terms, pos_weight and label smoothing included.
+    hess = (negative_weight + positive_weight) * _sigmoid_curvature(xp, logits) if with_hess else None
+    return KernelResult(loss, grad, hess=hess)
 
 
 def _signed_labels(xp, y_true):
@@ -72,35 +91,48 @@ def _signed_labels(xp, y_true):
     return xp.where(all_zero_one, 2.0 * y_true - 1.0, y_true)
 
 
-def _hinge(xp, y_true, y_pred, *, with_grad):
+# The margin losses' second derivatives in f carry a factor sign^2 = 1, left out below.
+
+def _hinge(xp, y_true, y_pred, *, with_grad, with_hess=False):
     sign = _signed_labels(xp, y_true)
     slack = 1.0 - sign * y_pred
     loss = xp.clip(slack, min=0.0)
     grad = xp.where(slack > 0, -sign, 0.0) if with_grad else None
-    return KernelResult(loss, grad)
+    # Piecewise linear: 0 on both sides and, by the subgradient convention, at the margin 1.
+    hess = xp.zeros_like(slack) if with_hess else None
+    return KernelResult(loss, grad, hess=hess)
 
 
-def _squared_hinge(xp, y_true, y_pred, *, with_grad):
+def _squared_hinge(xp, y_true, y_pred, *, with_grad, with_hess=False):
     sign = _signed_labels(xp, y_true)
     slack = xp.clip(1.0 - sign * y_pred, min=0.0)
-    return KernelResult(slack * slack, -2.0 * sign * slack if with_grad else None)
+    # 2 while the margin is violated, 0 beyond it and (the kink's convention) at margin 1.
+    hess = 2.0 * xp.astype(slack > 0, slack.dtype) if with_hess else None
+    return KernelResult(slack * slack, -2.0 * sign * slack if with_grad else None, hess=hess)
 
 
-def _modified_huber(xp, y_true, y_pred, *, with_grad):
+def _modified_huber(xp, y_true, y_pred, *, with_grad, with_hess=False):
     sign = _signed_labels(xp, y_true)
     margin = sign * y_pred
     slack = xp.clip(1.0 - margin, min=0.0)
     quadratic_zone = margin >= -1.0
     loss = xp.where(quadratic_zone, slack * slack, -4.0 * margin)
     grad = sign * xp.where(quadratic_zone, -2.0 * slack, -4.0) if with_grad else None
-    return KernelResult(loss, grad)
+    hess = None
+    if with_hess:
+        # 2 on the quadratic part -1 < z < 1, 0 on the linear tail and beyond the margin; both
+        # ends, where the second derivative jumps, take 0 as every kink of the catalog does.
+        hess = 2.0 * xp.astype((margin > -1.0) & (margin < 1.0), margin.dtype)
+    return KernelResult(loss, grad, hess=hess)
 
 
-def _logistic(xp, y_true, y_pred, *, with_grad):
+def _logistic(xp, y_true, y_pred, *, with_grad, with_hess=False):
     sign = _signed_labels(xp, y_true)
     margin = sign * y_pred
     loss = softplus(xp, -margin)  # log(1 + e^{-z}) without overflow, unlike PyTorch's SoftMarginLoss
-    return KernelResult(loss, -sign * sigmoid(xp, -margin) if with_grad else None)
+    # d/df of -y sigmoid(-y f) is sigmoid'(y f), symmetric in the margin's sign.
+    hess = _sigmoid_curvature(xp, margin) if with_hess else None
+    return KernelResult(loss, -sign * sigmoid(xp, -margin) if with_grad else None, hess=hess)
 
 
 # ----------------------------------------------------------------------------------- checks
@@ -139,6 +171,7 @@ binary_cross_entropy = register(Loss(
     name="binary_cross_entropy",
     aliases=("bce", "log_loss", "binary_crossentropy"),
     kernel=_binary_cross_entropy,
+    has_hessian=True,
     params=(_BINARY_SMOOTHING,),
     check_inputs=check_domains(
         V.Domain(0.0, 1.0, description="a label in [0, 1]"), PROBABILITY, y_pred_hint=_PROBABILITY_HINT
@@ -164,7 +197,8 @@ binary_cross_entropy = register(Loss(
         "Passing logits raises ValueError here (values outside [0, 1]).",
     ),
     equivalents=(
-        Equivalent("torch", "torch.nn.BCELoss()", "equal"),
+        Equivalent("torch", "torch.nn.BCELoss()", "equal",
+                   "unweighted; BCELoss(weight=w) divides sum(w*l) by the element count, not by sum(w)"),
         Equivalent("keras", "keras.losses.BinaryCrossentropy()", "equal",
                    "equal for p in [1e-7, 1 - 1e-7]; Keras clips there"),
         Equivalent("sklearn", "sklearn.metrics.log_loss(y_true, y_pred)", "equal",
@@ -184,6 +218,7 @@ sigmoid_cross_entropy = register(Loss(
     name="sigmoid_cross_entropy",
     aliases=("bce_with_logits", "sigmoid_binary_cross_entropy"),
     kernel=_sigmoid_cross_entropy,
+    has_hessian=True,
     params=(
         Param("pos_weight", None, "None, a scalar or one value per output column, >= 0",
               "Multiplies the loss of positive labels (PyTorch's pos_weight): n_negative / n_positive balances classes.",
@@ -211,7 +246,8 @@ sigmoid_cross_entropy = register(Loss(
         "A -inf logit on a positive label is an infinite loss; on a negative label it costs 0 (PyTorch returns NaN).",
     ),
     equivalents=(
-        Equivalent("torch", "torch.nn.BCEWithLogitsLoss(pos_weight=pos_weight)", "equal"),
+        Equivalent("torch", "torch.nn.BCEWithLogitsLoss(pos_weight=pos_weight)", "equal",
+                   "unweighted; weight=w divides sum(w*l) by the element count, not by sum(w)"),
         Equivalent("keras", "keras.losses.BinaryCrossentropy(from_logits=True, label_smoothing=label_smoothing)", "equal"),
         Equivalent("optax", "optax.losses.sigmoid_binary_cross_entropy(logits, y_true).mean()", "equal"),
         Equivalent("sklearn", "SGDClassifier(loss='log_loss')", "equal", "the per-sample loss of SGD"),
@@ -231,6 +267,7 @@ _MARGIN_DESCRIPTION = "Labels are -1/+1; labels that are all 0/1 are converted w
 hinge = register(Loss(
     name="hinge",
     kernel=_hinge,
+    has_hessian=True,
     check_inputs=_check_signed_labels,
     task="binary", kind="pointwise", prediction_space="scores", label_format="signed",
     summary="Hinge loss of a margin classifier: max(0, 1 - y * f).",
@@ -261,6 +298,7 @@ hinge = register(Loss(
 squared_hinge = register(Loss(
     name="squared_hinge",
     kernel=_squared_hinge,
+    has_hessian=True,
     check_inputs=_check_signed_labels,
     task="binary", kind="pointwise", prediction_space="scores", label_format="signed",
     summary="Squared hinge loss: max(0, 1 - y * f)^2, a differentiable hinge.",
@@ -289,6 +327,7 @@ squared_hinge = register(Loss(
 modified_huber = register(Loss(
     name="modified_huber",
     kernel=_modified_huber,
+    has_hessian=True,
     check_inputs=_check_signed_labels,
     task="binary", kind="pointwise", prediction_space="scores", label_format="signed",
     summary="scikit-learn's modified Huber: max(0, 1 - y f)^2 for y f >= -1, else -4 y f.",
@@ -318,6 +357,7 @@ logistic = register(Loss(
     name="logistic",
     aliases=("soft_margin",),
     kernel=_logistic,
+    has_hessian=True,
     check_inputs=_check_signed_labels,
     task="binary", kind="pointwise", prediction_space="scores", label_format="signed",
     summary="Logistic (soft-margin) loss: log(1 + exp(-y * f)), without overflow.",

@@ -15,26 +15,28 @@ Each framework is imported only when its column is computed; one that is not ins
 "not installed" cells, never an error. "jax" means Optax. Keras runs on the JAX backend
 (``KERAS_BACKEND=jax`` unless the environment already chose one).
 
-An adapter computes the framework's own function (the one named in the registry) in losskit's
-argument order: it converts the form of the arguments (prediction first, class axis, log of
-probabilities, {-1, +1} labels) but never rescales the result, so a documented factor (SmoothL1
-= Huber / beta, scikit-learn's MAPE as a fraction) shows up as a measured difference.
+Each framework's value comes from the runnable table of :mod:`losskit.equivalents`: the
+framework's own function (the one named in the registry) in losskit's argument order, which
+converts the form of the arguments (prediction first, class axis, log of probabilities, {-1, +1}
+labels) but never rescales the result, so a documented factor (SmoothL1 = Huber / beta,
+scikit-learn's MAPE as a fraction) shows up as a measured difference. Where the framework's own
+API takes sample weights, its weighted mean is compared too.
 """
 
 from __future__ import annotations
 
 import importlib.util
 import math
-import os
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any, Iterable, Mapping
 
 import numpy as np
 
+from . import equivalents
 from ._loss import Loss
 from ._registry import catalog
 
-__all__ = ["Cell", "ConformanceTable", "Adapter", "ADAPTERS", "FRAMEWORKS", "STATUSES", "input_cases", "table"]
+__all__ = ["Cell", "ConformanceTable", "FRAMEWORKS", "STATUSES", "input_cases", "table"]
 
 # The names users type, the registry's name for each, and a display name.
 FRAMEWORKS = ("torch", "jax", "keras", "sklearn")
@@ -155,12 +157,20 @@ def _format_value(value: Any) -> str:
 
 @dataclass(frozen=True)
 class Case:
-    """One fixed input of the comparison; ``name`` is how a difference is located (``p = 0 and 1``)."""
+    """One fixed input of the comparison; ``name`` is how a difference is located (``p = 0 and 1``).
+
+    ``others`` holds the predictions after the first of a loss with several (a variance).
+    """
 
     name: str
     y_true: np.ndarray
     y_pred: np.ndarray
     sample_weight: np.ndarray | None = None
+    others: tuple[np.ndarray, ...] = ()
+
+    @property
+    def predictions(self) -> tuple[np.ndarray, ...]:
+        return (self.y_pred, *self.others)
 
 
 _NUM_CLASSES = 4
@@ -171,7 +181,7 @@ def _weighted(case: Case, rng: np.random.Generator) -> Case:
     n = case.y_pred.shape[0]
     weights = rng.uniform(0.5, 2.0, size=n)
     weights[1] = 0.0
-    return Case("with sample_weight (one weight 0)", case.y_true, case.y_pred, weights)
+    return Case("with sample_weight (one weight 0)", case.y_true, case.y_pred, weights, case.others)
 
 
 def _real_cases(rng):
@@ -193,6 +203,13 @@ def _count_cases(rng):
     zeros = Case("zero counts, rates of 1e3", np.array([0.0, 0.0, 4.0, 1e3]), np.array([1e3, 0.5, 1e3, 1e3]))
     small = Case("rates of 1e-6", np.array([3.0, 0.0, 1.0]), np.array([1e-6, 1e-6, 2e-6]))
     return [random, zeros, small, _weighted(random, rng)]
+
+
+def _gaussian_cases(rng):
+    y = rng.normal(size=12)
+    random = Case("random means and variances", y, y + rng.normal(size=12), others=(rng.uniform(0.1, 3.0, size=12),))
+    floored = Case("variances at and below eps", y[:4], y[:4] + 0.5, others=(np.array([0.0, 1e-9, 1e-6, 1e-3]),))
+    return [random, floored, _weighted(random, rng)]
 
 
 def _probability_cases(rng):
@@ -275,6 +292,8 @@ def input_cases(loss: Loss) -> list[Case]:
     Generated from a seed per loss, so the table is the same on every run and machine.
     """
     rng = np.random.default_rng(sum(map(ord, loss.name)))
+    if loss.inputs == ("mean", "variance"):
+        return _gaussian_cases(rng)
     if loss.kind == "pointwise":
         by_space = {
             "probabilities": _probability_cases,
@@ -288,297 +307,6 @@ def input_cases(loss: Loss) -> list[Case]:
     if loss.label_format == "distribution":
         return _distribution_cases(rng, loss.prediction_space)
     return _multiclass_cases(rng, loss.prediction_space, sparse=loss.kind == "sparse")
-
-
-# -------------------------------------------------------------------------------- adapters
-
-@dataclass(frozen=True)
-class Adapter:
-    """How to compute a framework's value of one loss, in losskit's argument order.
-
-    ``compute(y_true, y_pred, *, sample_weight=None, **params)`` receives NumPy float64 arrays
-    (integer labels for sparse losses) and the loss's parameters, and returns the framework's
-    mean as something ``float()`` accepts. ``weighted`` says whether the framework has a
-    sample-weighted mean to compare with ``reduction="mean"`` and ``sample_weight``.
-    """
-
-    compute: Callable[..., Any]
-    weighted: bool = False
-
-
-ADAPTERS: dict[tuple[str, str], Adapter] = {}
-
-
-def _adapter(loss: str, framework: str, *, weighted: bool = False):
-    def decorate(function):
-        ADAPTERS[(loss, framework)] = Adapter(function, weighted)
-        return function
-
-    return decorate
-
-
-def _signed(labels):
-    """{0, 1} labels as {-1, +1} (frameworks that need it get the conversion losskit applies)."""
-    return 2.0 * labels - 1.0 if np.all((labels == 0) | (labels == 1)) else labels
-
-
-# --- PyTorch: prediction first; float64 tensors; the class axis is 1, which is the last for 2-D.
-
-def _t(x):
-    import torch
-
-    return torch.as_tensor(np.asarray(x))
-
-
-def _torch_pointwise(function_name: str, **fixed):
-    def compute(y_true, y_pred, *, sample_weight=None, **params):
-        import torch.nn.functional as F
-
-        kwargs = {**fixed, **{k: v for k, v in params.items() if k in ("delta", "beta")}}
-        if sample_weight is not None:
-            kwargs["weight"] = _t(sample_weight)
-        return getattr(F, function_name)(_t(y_pred), _t(y_true), **kwargs)
-
-    return compute
-
-
-_adapter("mean_squared_error", "torch", weighted=True)(_torch_pointwise("mse_loss"))
-_adapter("half_squared_error", "torch")(_torch_pointwise("mse_loss"))
-_adapter("mean_absolute_error", "torch", weighted=True)(_torch_pointwise("l1_loss"))
-_adapter("huber", "torch", weighted=True)(_torch_pointwise("huber_loss"))
-_adapter("smooth_l1", "torch")(_torch_pointwise("smooth_l1_loss"))
-_adapter("binary_cross_entropy", "torch")(_torch_pointwise("binary_cross_entropy"))
-
-
-@_adapter("root_mean_squared_error", "torch", weighted=True)
-def _torch_rmse(y_true, y_pred, *, sample_weight=None):
-    return _torch_pointwise("mse_loss")(y_true, y_pred, sample_weight=sample_weight).sqrt()
-
-
-@_adapter("poisson", "torch")
-def _torch_poisson(y_true, y_pred):
-    import torch
-
-    return torch.nn.PoissonNLLLoss(log_input=False)(_t(y_pred), _t(y_true))
-
-
-@_adapter("sigmoid_cross_entropy", "torch")
-def _torch_bce_with_logits(y_true, logits, *, pos_weight=None, label_smoothing=0.0):
-    import torch
-
-    weight = None if pos_weight is None else _t(pos_weight)
-    return torch.nn.BCEWithLogitsLoss(pos_weight=weight)(_t(logits), _t(y_true))
-
-
-@_adapter("logistic", "torch")
-def _torch_soft_margin(y_true, y_pred):
-    import torch
-
-    return torch.nn.SoftMarginLoss()(_t(y_pred), _t(_signed(y_true)))
-
-
-@_adapter("categorical_cross_entropy", "torch")
-def _torch_nll_one_hot(y_true, y_pred, *, class_weight=None, label_smoothing=0.0):
-    return _torch_nll(np.argmax(y_true, axis=-1), y_pred, class_weight=class_weight)
-
-
-@_adapter("sparse_categorical_cross_entropy", "torch")
-def _torch_nll(y_true, y_pred, *, class_weight=None, label_smoothing=0.0, ignore_index=None):
-    import torch
-
-    weight = None if class_weight is None else _t(class_weight)
-    index = -100 if ignore_index is None else ignore_index
-    return torch.nn.NLLLoss(weight=weight, ignore_index=index)(torch.log(_t(y_pred)), _t(y_true))
-
-
-@_adapter("softmax_cross_entropy", "torch")
-@_adapter("sparse_softmax_cross_entropy", "torch")
-def _torch_cross_entropy(y_true, logits, *, class_weight=None, label_smoothing=0.0, ignore_index=None):
-    import torch
-
-    weight = None if class_weight is None else _t(class_weight)
-    index = -100 if ignore_index is None else ignore_index
-    criterion = torch.nn.CrossEntropyLoss(weight=weight, ignore_index=index, label_smoothing=label_smoothing)
-    return criterion(_t(logits), _t(y_true))
-
-
-@_adapter("kl_divergence", "torch")
-def _torch_kl(y_true, y_pred):
-    import torch
-
-    return torch.nn.KLDivLoss(reduction="batchmean")(torch.log(_t(y_pred)), _t(y_true))
-
-
-@_adapter("kl_divergence_with_logits", "torch")
-def _torch_kl_logits(y_true, logits):
-    import torch
-
-    return torch.nn.KLDivLoss(reduction="batchmean")(torch.log_softmax(_t(logits), dim=-1), _t(y_true))
-
-
-# --- Optax ("jax"): prediction first, no reduction (the mean is taken here), no weights.
-
-def _optax(function_name: str, *, log_pred: str | None = None, signed_labels: bool = False, keep: tuple = ()):
-    def compute(y_true, y_pred, **params):
-        import jax
-        import jax.numpy as jnp
-        import optax
-
-        prediction = jnp.asarray(y_pred)
-        if log_pred == "log":
-            prediction = jnp.log(prediction)
-        elif log_pred == "log_softmax":
-            prediction = jax.nn.log_softmax(prediction, axis=-1)
-        target = jnp.asarray(_signed(y_true) if signed_labels else y_true)
-        kwargs = {k: v for k, v in params.items() if k in keep}
-        return jnp.mean(getattr(optax.losses, function_name)(prediction, target, **kwargs))
-
-    return compute
-
-
-_adapter("mean_squared_error", "jax")(_optax("squared_error"))
-_adapter("half_squared_error", "jax")(_optax("l2_loss"))
-_adapter("huber", "jax")(_optax("huber_loss", keep=("delta",)))
-_adapter("log_cosh", "jax")(_optax("log_cosh"))
-_adapter("sigmoid_cross_entropy", "jax")(_optax("sigmoid_binary_cross_entropy"))
-_adapter("hinge", "jax")(_optax("hinge_loss", signed_labels=True))
-_adapter("softmax_cross_entropy", "jax")(_optax("safe_softmax_cross_entropy"))
-_adapter("sparse_softmax_cross_entropy", "jax")(_optax("softmax_cross_entropy_with_integer_labels"))
-_adapter("kl_divergence", "jax")(_optax("kl_divergence", log_pred="log"))
-_adapter("kl_divergence_with_logits", "jax")(_optax("kl_divergence", log_pred="log_softmax"))
-
-
-# --- Keras: (y_true, y_pred); pointwise inputs become (n, 1) columns so that Keras' mean over
-# the last axis is per element, and weights use "mean_with_sample_weight" (sum(w l) / sum(w)).
-
-def _import_keras():
-    # Keras picks its backend at import time; TensorFlow is not a dependency of losskit.
-    os.environ.setdefault("KERAS_BACKEND", "jax")
-    import keras
-
-    return keras
-
-
-def _keras(class_name: str, *, pointwise: bool = True, rename: Mapping[str, str] | None = None, **fixed):
-    rename = rename or {}
-
-    def compute(y_true, y_pred, *, sample_weight=None, **params):
-        keras = _import_keras()
-        kwargs = {**fixed, **{rename[k]: v for k, v in params.items() if k in rename}}
-        if sample_weight is not None:
-            kwargs["reduction"] = "mean_with_sample_weight"
-        if pointwise:
-            y_true, y_pred = y_true[:, None], y_pred[:, None]
-        return getattr(keras.losses, class_name)(**kwargs)(y_true, y_pred, sample_weight=sample_weight)
-
-    return compute
-
-
-_adapter("mean_squared_error", "keras", weighted=True)(_keras("MeanSquaredError"))
-_adapter("half_squared_error", "keras", weighted=True)(_keras("MeanSquaredError"))
-_adapter("mean_absolute_error", "keras", weighted=True)(_keras("MeanAbsoluteError"))
-_adapter("mean_squared_logarithmic_error", "keras", weighted=True)(_keras("MeanSquaredLogarithmicError"))
-_adapter("mean_absolute_percentage_error", "keras", weighted=True)(_keras("MeanAbsolutePercentageError"))
-_adapter("huber", "keras", weighted=True)(_keras("Huber", rename={"delta": "delta"}))
-_adapter("smooth_l1", "keras", weighted=True)(_keras("Huber", rename={"beta": "delta"}))
-_adapter("log_cosh", "keras", weighted=True)(_keras("LogCosh"))
-_adapter("poisson", "keras", weighted=True)(_keras("Poisson"))
-_adapter("binary_cross_entropy", "keras", weighted=True)(
-    _keras("BinaryCrossentropy", rename={"label_smoothing": "label_smoothing"}))
-_adapter("sigmoid_cross_entropy", "keras", weighted=True)(
-    _keras("BinaryCrossentropy", from_logits=True, rename={"label_smoothing": "label_smoothing"}))
-_adapter("hinge", "keras", weighted=True)(_keras("Hinge"))
-_adapter("squared_hinge", "keras", weighted=True)(_keras("SquaredHinge"))
-_adapter("categorical_cross_entropy", "keras", weighted=True)(
-    _keras("CategoricalCrossentropy", pointwise=False, rename={"label_smoothing": "label_smoothing"}))
-_adapter("softmax_cross_entropy", "keras", weighted=True)(
-    _keras("CategoricalCrossentropy", pointwise=False, from_logits=True, rename={"label_smoothing": "label_smoothing"}))
-_adapter("sparse_categorical_cross_entropy", "keras", weighted=True)(
-    _keras("SparseCategoricalCrossentropy", pointwise=False, rename={"ignore_index": "ignore_class"}))
-_adapter("sparse_softmax_cross_entropy", "keras", weighted=True)(
-    _keras("SparseCategoricalCrossentropy", pointwise=False, from_logits=True))
-_adapter("kl_divergence", "keras", weighted=True)(_keras("KLDivergence", pointwise=False))
-_adapter("categorical_hinge", "keras", weighted=True)(_keras("CategoricalHinge", pointwise=False))
-
-
-@_adapter("root_mean_squared_error", "keras", weighted=True)
-def _keras_rmse(y_true, y_pred, *, sample_weight=None):
-    metric = _import_keras().metrics.RootMeanSquaredError()
-    metric.update_state(y_true[:, None], y_pred[:, None], sample_weight=sample_weight)
-    return metric.result()
-
-
-# --- scikit-learn: metrics take (y_true, y_pred, sample_weight=); SGD losses are per sample.
-
-def _sklearn_metric(function_name: str, *, rename: Mapping[str, str] | None = None, **fixed):
-    rename = rename or {}
-
-    def compute(y_true, y_pred, *, sample_weight=None, **params):
-        import sklearn.metrics
-
-        kwargs = {**fixed, **{rename[k]: v for k, v in params.items() if k in rename}}
-        return getattr(sklearn.metrics, function_name)(y_true, y_pred, sample_weight=sample_weight, **kwargs)
-
-    return compute
-
-
-_adapter("mean_squared_error", "sklearn", weighted=True)(_sklearn_metric("mean_squared_error"))
-_adapter("mean_absolute_error", "sklearn", weighted=True)(_sklearn_metric("mean_absolute_error"))
-_adapter("root_mean_squared_error", "sklearn", weighted=True)(_sklearn_metric("root_mean_squared_error"))
-_adapter("mean_squared_logarithmic_error", "sklearn", weighted=True)(_sklearn_metric("mean_squared_log_error"))
-_adapter("root_mean_squared_logarithmic_error", "sklearn", weighted=True)(
-    _sklearn_metric("root_mean_squared_log_error"))
-_adapter("mean_absolute_percentage_error", "sklearn", weighted=True)(
-    _sklearn_metric("mean_absolute_percentage_error"))
-_adapter("quantile", "sklearn", weighted=True)(_sklearn_metric("mean_pinball_loss", rename={"q": "alpha"}))
-_adapter("poisson", "sklearn", weighted=True)(_sklearn_metric("mean_poisson_deviance"))
-_adapter("binary_cross_entropy", "sklearn", weighted=True)(_sklearn_metric("log_loss", labels=[0.0, 1.0]))
-_adapter("hinge", "sklearn", weighted=True)(_sklearn_metric("hinge_loss"))
-_adapter("sparse_categorical_cross_entropy", "sklearn", weighted=True)(
-    _sklearn_metric("log_loss", labels=list(range(_NUM_CLASSES))))
-
-
-@_adapter("categorical_cross_entropy", "sklearn", weighted=True)
-def _sklearn_log_loss_one_hot(y_true, y_pred, *, sample_weight=None, **params):
-    return _sklearn_metric("log_loss", labels=list(range(_NUM_CLASSES)))(
-        np.argmax(y_true, axis=-1), y_pred, sample_weight=sample_weight)
-
-
-def _sgd(estimator: str, loss_name: str, *, parameter: str | None = None, signed_labels: bool = False):
-    """The per-sample loss an SGD estimator minimises, averaged over the samples.
-
-    Read from the estimator's ``loss_functions`` table (class and default arguments), the same
-    objects ``fit`` uses; ``parameter`` names the losskit parameter that replaces the default
-    (scikit-learn calls it ``epsilon``).
-    """
-
-    def compute(y_true, y_pred, **params):
-        import sklearn.linear_model
-
-        loss_class, *arguments = getattr(sklearn.linear_model, estimator).loss_functions[loss_name]
-        if parameter is not None:
-            arguments = [params[parameter]]
-        loss = loss_class(*arguments)
-        # SGD's classifiers see {-1, +1} targets, except log_loss which keeps {0, 1}.
-        target = np.where(y_true > 0, 1.0, -1.0) if signed_labels else np.asarray(y_true, dtype=np.float64)
-        raw = np.ascontiguousarray(y_pred, dtype=np.float64)
-        if hasattr(loss, "py_loss"):
-            values = [loss.py_loss(p, y) for p, y in zip(raw, target)]
-        else:
-            values = np.empty_like(raw)
-            loss.loss(y_true=np.ascontiguousarray(target), raw_prediction=raw, sample_weight=None,
-                      loss_out=values, n_threads=1)
-        return np.mean(values)
-
-    return compute
-
-
-_adapter("half_squared_error", "sklearn")(_sgd("SGDRegressor", "squared_error"))
-_adapter("huber", "sklearn")(_sgd("SGDRegressor", "huber", parameter="delta"))
-_adapter("epsilon_insensitive", "sklearn")(_sgd("SGDRegressor", "epsilon_insensitive", parameter="epsilon"))
-_adapter("sigmoid_cross_entropy", "sklearn")(_sgd("SGDClassifier", "log_loss"))
-_adapter("squared_hinge", "sklearn")(_sgd("SGDClassifier", "squared_hinge", signed_labels=True))
-_adapter("modified_huber", "sklearn")(_sgd("SGDClassifier", "modified_huber", signed_labels=True))
 
 
 # ---------------------------------------------------------------------------- comparisons
@@ -624,28 +352,26 @@ def _as_float32_inputs(case: Case) -> Case:
     def rounded(x):
         return x if x is None or np.issubdtype(x.dtype, np.integer) else x.astype(np.float32).astype(np.float64)
 
-    return Case(case.name, rounded(case.y_true), rounded(case.y_pred), rounded(case.sample_weight))
+    return Case(case.name, rounded(case.y_true), rounded(case.y_pred), rounded(case.sample_weight),
+                tuple(rounded(x) for x in case.others))
 
 
 def _losskit_value(loss: Loss, case: Case, params: dict) -> float:
-    return float(loss(case.y_true, case.y_pred, sample_weight=case.sample_weight, **params))
+    return float(loss(case.y_true, *case.predictions, sample_weight=case.sample_weight, **params))
 
 
-def _framework_value(adapter: Adapter, case: Case, params: dict) -> tuple[Any, bool]:
+def _framework_value(entry: equivalents.Entry, case: Case, params: dict) -> tuple[Any, bool]:
     """The framework's value and whether it computed in float32; an exception is a value too."""
-    kwargs = dict(params)
-    if case.sample_weight is not None:
-        kwargs["sample_weight"] = case.sample_weight
     try:
-        result = np.asarray(adapter.compute(case.y_true.copy(), case.y_pred.copy(), **kwargs))
+        result = entry.compute(case.y_true, *case.predictions, params=params, sample_weight=case.sample_weight)
     except Exception as exc:  # a framework rejecting an input is a finding, reported in the cell
         return exc, False
     return float(result), result.dtype == np.float32
 
 
-def _compare_case(loss: Loss, adapter: Adapter, case: Case, setting: dict) -> _Outcome:
+def _compare_case(loss: Loss, entry: equivalents.Entry, case: Case, setting: dict) -> _Outcome:
     params = {**loss.defaults, **setting}
-    value, single_precision = _framework_value(adapter, case, params)
+    value, single_precision = _framework_value(entry, case, params)
     zero = _ZERO_FLOAT32 if single_precision else _ZERO_FLOAT64
     reference = _losskit_value(loss, _as_float32_inputs(case) if single_precision else case, params)
     rtol = RTOL_FLOAT32 if single_precision else RTOL_FLOAT64
@@ -714,7 +440,7 @@ def _weighting_diagnosis(loss: Loss, outcome: _Outcome, name: str) -> str:
     case = next((c for c in input_cases(loss) if c.name == outcome.case), None)
     if case is None or case.sample_weight is None:
         return ""
-    weighted_sum = float(loss(case.y_true, case.y_pred, sample_weight=case.sample_weight,
+    weighted_sum = float(loss(case.y_true, *case.predictions, sample_weight=case.sample_weight,
                               reduction="sum", **{**loss.defaults, **outcome.params}))
     per_element = weighted_sum / case.y_pred.size
     if _relative_difference(outcome.framework, per_element, outcome.zero) <= outcome.rtol:
@@ -722,13 +448,13 @@ def _weighting_diagnosis(loss: Loss, outcome: _Outcome, name: str) -> str:
     return ""
 
 
-def _compare(loss: Loss, framework: str, api: str, relation: str, note: str) -> Cell:
-    adapter = ADAPTERS[(loss.name, framework)]
+def _compare(loss: Loss, framework: str, entry: equivalents.Entry) -> Cell:
+    api, relation, note = entry.api, entry.relation, entry.note
     outcomes = [
-        _compare_case(loss, adapter, case, setting)
+        _compare_case(loss, entry, case, setting)
         for setting in _parameter_settings(loss)
         for case in input_cases(loss)
-        if case.sample_weight is None or adapter.weighted
+        if case.sample_weight is None or entry.sample_weight
     ]
     max_diff = max(o.rel_diff for o in outcomes)
     failing = [o for o in outcomes if not _within_tolerance(o)]
@@ -767,13 +493,15 @@ def is_installed(framework: str) -> bool:
 
 
 def _cell(loss: Loss, framework: str, installed: bool) -> Cell:
-    equivalent = next((e for e in loss.equivalents if _FROM_REGISTRY.get(e.framework) == framework), None)
-    if equivalent is None:
+    entry = equivalents.find(loss.name, _REGISTRY_NAME[framework])
+    if entry is None:
         return Cell("not-applicable", reason=f"{DISPLAY_NAMES[framework]} has no equivalent in the registry")
+    if entry.fn is None:  # the registry records that the framework lacks the loss, and why
+        return Cell("not-applicable", reason=entry.note, api=entry.api, relation=entry.relation)
     if not installed:
         return Cell("not-installed", reason=f"{DISPLAY_NAMES[framework]} is not installed",
-                    api=equivalent.api, relation=equivalent.relation)
-    return _compare(loss, framework, equivalent.api, equivalent.relation, equivalent.note)
+                    api=entry.api, relation=entry.relation)
+    return _compare(loss, framework, entry)
 
 
 def table(frameworks: str | Iterable[str] | None = None) -> ConformanceTable:

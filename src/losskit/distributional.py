@@ -17,7 +17,7 @@ __all__ = ["gaussian_nll"]
 _HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)
 
 
-def _gaussian_nll(xp, y_true, mean, variance, *, full, eps, with_grad):
+def _gaussian_nll(xp, y_true, mean, variance, *, full, eps, with_grad, with_hess=False):
     # The variance is clamped at eps in the value and, as PyTorch does (its clamp runs under
     # no_grad), the derivative is taken at the clamped variance and passed straight through: a
     # variance head that collapses to 0 still receives the gradient that pushes it back up,
@@ -32,7 +32,15 @@ def _gaussian_nll(xp, y_true, mean, variance, *, full, eps, with_grad):
         return KernelResult(loss)
     grad_mean = residual / clamped
     grad_variance = 0.5 * (1.0 - squared / clamped) / clamped
-    return KernelResult(loss, (grad_mean, grad_variance))
+    if not with_hess:
+        return KernelResult(loss, (grad_mean, grad_variance))
+    # One diagonal per prediction (the mixed term -(mu - y) / v^2 is not part of either).
+    # d/dv of the variance gradient is (r^2 / v - 1/2) / v^2 above eps, negative for r^2 < v/2
+    # (the loss is not convex in v); below eps the passed-through gradient is constant in v,
+    # so its derivative is 0 there, as for the other floors of the catalog.
+    hess_mean = 1.0 / clamped
+    hess_variance = xp.where(variance > eps, (squared / clamped - 0.5) / (clamped * clamped), 0.0)
+    return KernelResult(loss, (grad_mean, grad_variance), hess=(hess_mean, hess_variance))
 
 
 def _check_gaussian(xp, y_true, mean, variance, params):
@@ -43,6 +51,7 @@ gaussian_nll = register(Loss(
     name="gaussian_nll",
     aliases=("gaussian_nll_loss",),
     kernel=_gaussian_nll,
+    has_hessian=True,
     inputs=("mean", "variance"),
     input_shapes=("same",),
     check_inputs=_check_gaussian,

@@ -1,12 +1,18 @@
 """Keras 3 losses for every loss of the catalog: ``model.compile(loss=losskit.keras.Huber(delta=0.5))``.
 
-Each catalog loss has a ``keras.losses.Loss`` subclass here, named as in :mod:`losskit.torch`
-(``huber`` -> :class:`Huber`, ``sparse_softmax_cross_entropy`` ->
-:class:`SparseSoftmaxCrossEntropy`); :func:`get_loss` builds one from any name or alias::
+Each catalog loss has a ``keras.losses.Loss`` subclass here, written out below and named as in
+:mod:`losskit.torch` by :func:`losskit._registry.class_name` (``huber`` -> :class:`Huber`,
+``sparse_softmax_cross_entropy`` -> :class:`SparseSoftmaxCrossEntropy`, ``gaussian_nll`` ->
+:class:`GaussianNLL`); :func:`get_loss` builds one from any name or alias::
 
     import os; os.environ["KERAS_BACKEND"] = "jax"
     import keras, losskit.keras as lkk
     model.compile(optimizer="adam", loss=lkk.SparseSoftmaxCrossEntropy(label_smoothing=0.1))
+
+A class is a thin adapter: it applies Keras's rank rule to ``(y_true, y_pred)``, casts sparse
+labels to integers, holds the parameters (as JSON values, so that they serialise) and calls the
+functional loss, which picks the kernel and carries the analytic gradient into the backend's
+autodiff. ``jax.grad`` of a Keras loss is ``losskit.<name>.grad``.
 
 Conventions, chosen to be Keras's:
 
@@ -27,10 +33,20 @@ Conventions, chosen to be Keras's:
   by exactly one and the longer one's last axis is 1, that axis is squeezed (or the rank-1
   array expanded). The adapter does exactly that rank adjustment and nothing more, so any
   other mismatch still raises losskit's ``ValueError``. Integer-label (sparse) losses drop a
-  trailing axis of 1 from ``y_true`` and cast the labels to int32.
-* Serializable: ``get_config`` / ``from_config`` round-trip every parameter, and the classes are
-  registered with ``keras.saving.register_keras_serializable(package="losskit")``, so a saved
-  ``.keras`` model reloads with its loss and the loss's parameters.
+  trailing axis of 1 from ``y_true`` and cast the labels to int32, as Keras's
+  ``sparse_categorical_crossentropy`` does.
+* Losses over a class axis take ``axis=-1`` at construction (the last axis, Keras's layout);
+  ``axis=1`` takes channels-first ``(N, C, d1, ...)`` predictions.
+* **Losses with several predictions.** Keras calls a loss with one ``y_pred``, so a loss of
+  several predictions takes them stacked on a new last axis, in the functional loss's order:
+  for :class:`GaussianNLL`, ``y_pred[..., 0]`` is the mean and ``y_pred[..., 1]`` the variance
+  (``y_pred`` has shape ``y_true.shape + (2,)``), the output of
+  ``keras.layers.Concatenate()([mean_head, variance_head])`` for ``(N, 1)`` heads and ``(N,)``
+  or ``(N, 1)`` targets. Keras's rank rule then applies between ``y_true`` and each prediction.
+* Serializable: ``get_config`` / ``from_config`` round-trip every parameter, ``axis`` and
+  ``dtype``, and the classes are registered with
+  ``keras.saving.register_keras_serializable(package="losskit")``, so a saved ``.keras`` model
+  reloads with its loss and the loss's parameters.
 
 Backends: losskit computes on the backend's own arrays through the array API, so the JAX, PyTorch
 and NumPy backends work. TensorFlow tensors are not array-API objects; the TensorFlow backend is
@@ -39,21 +55,18 @@ not supported and raises ``TypeError`` naming the fix.
 
 from __future__ import annotations
 
+import inspect
+import operator
 from typing import Any
 
 import keras
+import numpy as np
 
+from . import _registry
 from ._loss import Loss
-from ._registry import catalog, get
+from ._registry import class_name, get
 
-__all__ = ["LosskitLoss", "get_loss"]
-
-_ACRONYMS = {"l1": "L1", "l2": "L2", "kl": "KL"}
-
-
-def class_name(loss_name: str) -> str:
-    """The Keras class name of a catalog loss: ``"smooth_l1"`` -> ``"SmoothL1"``."""
-    return "".join(_ACRONYMS.get(part, part.capitalize()) for part in loss_name.split("_"))
+__all__ = ["LosskitLoss", "get_loss", "loss_class", "class_name"]
 
 
 def squeeze_or_expand_to_same_rank(y_true: Any, y_pred: Any) -> tuple[Any, Any]:
@@ -79,26 +92,69 @@ def squeeze_or_expand_to_same_rank(y_true: Any, y_pred: Any) -> tuple[Any, Any]:
 
 
 class LosskitLoss(keras.losses.Loss):
-    """Base class of the generated Keras losses: one catalog loss with fixed parameters.
+    """Base class of the Keras losses: one catalog loss with fixed parameters.
+
+    Subclasses set :attr:`loss`; use them as ``model.compile(loss=Huber(delta=0.5))``.
 
     Parameters
     ----------
     reduction : str, default "sum_over_batch_size"
-        Keras's reduction of the per-sample losses (see the module docstring for how each maps
+        Keras's reduction of the unreduced losses (see the module docstring for how each maps
         to losskit's).
     name : str, optional
         The loss's name in Keras logs; the catalog name by default.
     dtype : str, optional
         The dtype Keras casts y_true and y_pred to (Keras's floatx by default).
+    axis : int, default -1
+        The class axis of losses over classes; 1 for channels-first ``(N, C, d1, ...)``.
     **params
         The loss's parameters (``delta``, ``label_smoothing``, ``class_weight``, ...).
     """
 
     loss: Loss
 
-    def __init__(self, reduction: str | None = "sum_over_batch_size", name: str | None = None, dtype: Any = None, **params: Any):
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        loss = cls.__dict__.get("loss")
+        if loss is None:
+            return
+        if not loss.has_target or (loss.kind != "pointwise" and "loss" in loss.input_shapes):
+            # Keras always passes y_true and one y_pred, and stacking several predictions on a
+            # last axis needs them all to have the first one's shape.
+            raise TypeError(
+                f"{cls.__name__}: {loss.name} takes {', '.join(loss._argument_names)}, which do not stack into "
+                "Keras's (y_true, y_pred); it needs its own calling convention in losskit.keras"
+            )
+        params = "".join(f"{p.name}={p.default!r}, " for p in loss.params)
+        axis = "axis=-1, " if loss.kind != "pointwise" else ""
+        if len(loss.inputs) > 1:
+            stacked = ", ".join(f"the {name} (``y_pred[..., {i}]``)" for i, name in enumerate(loss.inputs))
+            y_pred = f"``y_pred`` stacking {stacked}"
+        else:
+            y_pred = f"``y_pred`` holding {loss.prediction_space}"
+        cls.__doc__ = "\n\n".join([
+            inspect.cleandoc(cls.__doc__ or f"Keras loss for :data:`losskit.{loss.name}`."),
+            loss.summary,
+            f"``{cls.__name__}({params}{axis}reduction='sum_over_batch_size', name=None, dtype=None)``, "
+            f"called as ``loss(y_true, y_pred)`` with {y_pred}. See :class:`losskit.keras.LosskitLoss`.",
+        ])
+
+    def __init__(
+        self,
+        *,
+        reduction: str | None = "sum_over_batch_size",
+        name: str | None = None,
+        dtype: Any = None,
+        axis: int = -1,
+        **params: Any,
+    ):
         super().__init__(name=name or self.loss.name, reduction=reduction, dtype=dtype)
-        bound = self.loss._bind_params(params)  # validates scalar parameters at construction
+        if isinstance(axis, bool) or not hasattr(axis, "__index__"):
+            raise TypeError(f"axis must be an integer; got {type(axis).__name__}")
+        if axis != -1 and self.loss.kind == "pointwise":
+            raise TypeError(f"{type(self).__name__} has no class axis; axis= applies to losses over classes")
+        self.axis = operator.index(axis)
+        bound = self.loss.bind_params(params)  # validates scalar parameters once, at construction
         # Array parameters are kept as nested lists: JSON-serialisable, and converted to the
         # backend's arrays on each call (on the device Keras computes on).
         self._params = {
@@ -107,6 +163,7 @@ class LosskitLoss(keras.losses.Loss):
 
     @property
     def params(self) -> dict[str, Any]:
+        """The loss parameters as given to the functional loss (array parameters as lists)."""
         return dict(self._params)
 
     def __call__(self, y_true, y_pred, sample_weight=None):
@@ -119,16 +176,20 @@ class LosskitLoss(keras.losses.Loss):
 
     def call(self, y_true, y_pred):
         loss = self.loss
+        pairs = [squeeze_or_expand_to_same_rank(y_true, p) for p in self._predictions(y_pred)]
+        # The predictions share one shape, so the rank rule changes y_true alike in every pair.
+        y_true, predictions = pairs[0][0], [p for _, p in pairs]
         if loss.kind == "sparse":
-            if len(y_true.shape) == len(y_pred.shape) and y_true.shape[-1] == 1:
+            if len(y_true.shape) == len(predictions[0].shape) and y_true.shape[-1] == 1:
                 y_true = keras.ops.squeeze(y_true, axis=-1)
-            y_true = keras.ops.cast(y_true, "int32")  # Keras hands labels over as floats
-        elif loss.kind == "pointwise":
-            y_true, y_pred = squeeze_or_expand_to_same_rank(y_true, y_pred)
-        params = self._backend_params(y_pred)
-        reduction = "mean" if loss.root else "none"
+            # Keras hands labels over as floats; they are cast to the index dtype of Keras's own
+            # sparse_categorical_crossentropy on this backend (torch indexes with int64).
+            y_true = keras.ops.cast(y_true, "int64" if keras.backend.backend() == "torch" else "int32")
+        kwargs = self._backend_params(predictions[0])
+        if loss.kind != "pointwise":
+            kwargs["axis"] = self.axis
         try:
-            values = loss(y_true, y_pred, reduction=reduction, **params)
+            values = loss(y_true, *predictions, reduction="mean" if loss.root else "none", **kwargs)
         except TypeError as exc:
             if "not a supported array" in str(exc):
                 raise TypeError(
@@ -142,6 +203,18 @@ class LosskitLoss(keras.losses.Loss):
             _set_keras_mask(values, keras.ops.not_equal(y_true, ignore_index))
         return values
 
+    def _predictions(self, y_pred: Any) -> list[Any]:
+        inputs = self.loss.inputs
+        if len(inputs) == 1:
+            return [y_pred]
+        if len(y_pred.shape) == 0 or y_pred.shape[-1] != len(inputs):
+            stacked = ", ".join(f"y_pred[..., {i}] the {name}" for i, name in enumerate(inputs))
+            raise ValueError(
+                f"{type(self).__name__} takes y_pred with a last axis of size {len(inputs)} ({stacked}); "
+                f"got shape {tuple(y_pred.shape)}"
+            )
+        return keras.ops.unstack(y_pred, num=len(inputs), axis=-1)
+
     def _backend_params(self, like: Any) -> dict[str, Any]:
         params = dict(self._params)
         for p in self.loss.params:
@@ -150,20 +223,21 @@ class LosskitLoss(keras.losses.Loss):
         return params
 
     def get_config(self) -> dict[str, Any]:
-        return {**super().get_config(), **self._params}
+        config = {**super().get_config(), "dtype": self.dtype, **self._params}
+        if self.loss.kind != "pointwise":
+            config["axis"] = self.axis
+        return config
 
     def __repr__(self) -> str:
-        params = ", ".join(f"{k}={v!r}" for k, v in self._params.items())
-        return f"<losskit.keras.{type(self).__name__}({params}{', ' if params else ''}reduction={self.reduction!r})>"
+        parts = [f"{k}={v!r}" for k, v in self._params.items()]
+        if self.axis != -1:
+            parts.append(f"axis={self.axis}")
+        parts.append(f"reduction={self.reduction!r}")
+        return f"<losskit.keras.{type(self).__name__}({', '.join(parts)})>"
 
 
 def _to_list(value: Any) -> Any:
-    if value is None:
-        return None
-    import numpy as np
-
-    array = np.asarray(value, dtype=float)
-    return array.tolist()
+    return None if value is None else np.asarray(value, dtype=float).tolist()
 
 
 def _set_keras_mask(values: Any, mask: Any) -> None:
@@ -174,38 +248,217 @@ def _set_keras_mask(values: Any, mask: Any) -> None:
     keras_backend.set_keras_mask(values, mask=mask)
 
 
-def _make_loss_class(loss: Loss) -> type[LosskitLoss]:
-    name = class_name(loss.name)
-    params = ", ".join(f"{p.name}={p.default!r}" for p in loss.params)
-    doc = (
-        f"Keras loss for :func:`losskit.{loss.name}`: {loss.summary}\n\n"
-        f"``{name}({params + ', ' if params else ''}reduction='sum_over_batch_size', name=None, dtype=None)``; "
-        "see :class:`losskit.keras.LosskitLoss`."
-    )
-    cls = type(name, (LosskitLoss,), {"loss": loss, "__doc__": doc, "__module__": __name__})
-    return keras.saving.register_keras_serializable(package="losskit", name=name)(cls)
-
-
-_CLASSES: dict[str, type[LosskitLoss]] = {}
-for _loss in catalog():
-    _cls = _make_loss_class(_loss)
-    _CLASSES[_loss.name] = _cls
-    globals()[_cls.__name__] = _cls
-    __all__.append(_cls.__name__)
-del _loss, _cls
-
-
 def get_loss(loss: str | Loss, /, **params: Any) -> LosskitLoss:
     """Build the Keras loss of a catalog loss from its name or alias.
 
-    ``get_loss("bce_with_logits", label_smoothing=0.1)`` is ``SigmoidCrossEntropy(label_smoothing=0.1)``.
+    >>> import losskit.keras as lkk
+    >>> lkk.get_loss("bce_with_logits", label_smoothing=0.1)
+    <losskit.keras.SigmoidCrossEntropy(pos_weight=None, label_smoothing=0.1, reduction='sum_over_batch_size')>
     """
-    return _CLASSES[get(loss).name](**params)
+    return loss_class(loss)(**params)
 
 
 def loss_class(name: str | Loss) -> type[LosskitLoss]:
     """The Keras class of a catalog loss (``loss_class("mse") is MeanSquaredError``)."""
-    return _CLASSES[get(name).name]
+    cls = globals().get(class_name(name))
+    if not (isinstance(cls, type) and issubclass(cls, LosskitLoss)):
+        raise ValueError(f"losskit.keras has no loss class for {get(name).name!r}")
+    return cls
 
 
-__all__.append("loss_class")
+# ------------------------------------------------------------------------- the losses
+# Written out, not generated, so that IDEs, type checkers and Keras's serialization registry
+# see them; tests/test_keras_adapter.py checks that every catalog loss has one.
+
+
+@keras.saving.register_keras_serializable(package="losskit")
+class MeanSquaredError(LosskitLoss):
+    """Keras loss for :data:`losskit.mean_squared_error`."""
+
+    loss = _registry.get("mean_squared_error")
+
+@keras.saving.register_keras_serializable(package="losskit")
+class HalfSquaredError(LosskitLoss):
+    """Keras loss for :data:`losskit.half_squared_error`."""
+
+    loss = _registry.get("half_squared_error")
+
+@keras.saving.register_keras_serializable(package="losskit")
+class MeanAbsoluteError(LosskitLoss):
+    """Keras loss for :data:`losskit.mean_absolute_error`."""
+
+    loss = _registry.get("mean_absolute_error")
+
+@keras.saving.register_keras_serializable(package="losskit")
+class RootMeanSquaredError(LosskitLoss):
+    """Keras loss for :data:`losskit.root_mean_squared_error`."""
+
+    loss = _registry.get("root_mean_squared_error")
+
+@keras.saving.register_keras_serializable(package="losskit")
+class MeanSquaredLogarithmicError(LosskitLoss):
+    """Keras loss for :data:`losskit.mean_squared_logarithmic_error`."""
+
+    loss = _registry.get("mean_squared_logarithmic_error")
+
+@keras.saving.register_keras_serializable(package="losskit")
+class RootMeanSquaredLogarithmicError(LosskitLoss):
+    """Keras loss for :data:`losskit.root_mean_squared_logarithmic_error`."""
+
+    loss = _registry.get("root_mean_squared_logarithmic_error")
+
+@keras.saving.register_keras_serializable(package="losskit")
+class MeanAbsolutePercentageError(LosskitLoss):
+    """Keras loss for :data:`losskit.mean_absolute_percentage_error`."""
+
+    loss = _registry.get("mean_absolute_percentage_error")
+
+@keras.saving.register_keras_serializable(package="losskit")
+class Huber(LosskitLoss):
+    """Keras loss for :data:`losskit.huber`."""
+
+    loss = _registry.get("huber")
+
+@keras.saving.register_keras_serializable(package="losskit")
+class SmoothL1(LosskitLoss):
+    """Keras loss for :data:`losskit.smooth_l1`."""
+
+    loss = _registry.get("smooth_l1")
+
+@keras.saving.register_keras_serializable(package="losskit")
+class PseudoHuber(LosskitLoss):
+    """Keras loss for :data:`losskit.pseudo_huber`."""
+
+    loss = _registry.get("pseudo_huber")
+
+@keras.saving.register_keras_serializable(package="losskit")
+class LogCosh(LosskitLoss):
+    """Keras loss for :data:`losskit.log_cosh`."""
+
+    loss = _registry.get("log_cosh")
+
+@keras.saving.register_keras_serializable(package="losskit")
+class Quantile(LosskitLoss):
+    """Keras loss for :data:`losskit.quantile`."""
+
+    loss = _registry.get("quantile")
+
+@keras.saving.register_keras_serializable(package="losskit")
+class EpsilonInsensitive(LosskitLoss):
+    """Keras loss for :data:`losskit.epsilon_insensitive`."""
+
+    loss = _registry.get("epsilon_insensitive")
+
+@keras.saving.register_keras_serializable(package="losskit")
+class Poisson(LosskitLoss):
+    """Keras loss for :data:`losskit.poisson`."""
+
+    loss = _registry.get("poisson")
+
+@keras.saving.register_keras_serializable(package="losskit")
+class BinaryCrossEntropy(LosskitLoss):
+    """Keras loss for :data:`losskit.binary_cross_entropy`."""
+
+    loss = _registry.get("binary_cross_entropy")
+
+@keras.saving.register_keras_serializable(package="losskit")
+class SigmoidCrossEntropy(LosskitLoss):
+    """Keras loss for :data:`losskit.sigmoid_cross_entropy`."""
+
+    loss = _registry.get("sigmoid_cross_entropy")
+
+@keras.saving.register_keras_serializable(package="losskit")
+class Hinge(LosskitLoss):
+    """Keras loss for :data:`losskit.hinge`."""
+
+    loss = _registry.get("hinge")
+
+@keras.saving.register_keras_serializable(package="losskit")
+class SquaredHinge(LosskitLoss):
+    """Keras loss for :data:`losskit.squared_hinge`."""
+
+    loss = _registry.get("squared_hinge")
+
+@keras.saving.register_keras_serializable(package="losskit")
+class ModifiedHuber(LosskitLoss):
+    """Keras loss for :data:`losskit.modified_huber`."""
+
+    loss = _registry.get("modified_huber")
+
+@keras.saving.register_keras_serializable(package="losskit")
+class Logistic(LosskitLoss):
+    """Keras loss for :data:`losskit.logistic`."""
+
+    loss = _registry.get("logistic")
+
+@keras.saving.register_keras_serializable(package="losskit")
+class CategoricalCrossEntropy(LosskitLoss):
+    """Keras loss for :data:`losskit.categorical_cross_entropy`."""
+
+    loss = _registry.get("categorical_cross_entropy")
+
+@keras.saving.register_keras_serializable(package="losskit")
+class SoftmaxCrossEntropy(LosskitLoss):
+    """Keras loss for :data:`losskit.softmax_cross_entropy`."""
+
+    loss = _registry.get("softmax_cross_entropy")
+
+@keras.saving.register_keras_serializable(package="losskit")
+class SparseCategoricalCrossEntropy(LosskitLoss):
+    """Keras loss for :data:`losskit.sparse_categorical_cross_entropy`."""
+
+    loss = _registry.get("sparse_categorical_cross_entropy")
+
+@keras.saving.register_keras_serializable(package="losskit")
+class SparseSoftmaxCrossEntropy(LosskitLoss):
+    """Keras loss for :data:`losskit.sparse_softmax_cross_entropy`."""
+
+    loss = _registry.get("sparse_softmax_cross_entropy")
+
+@keras.saving.register_keras_serializable(package="losskit")
+class KLDivergence(LosskitLoss):
+    """Keras loss for :data:`losskit.kl_divergence`."""
+
+    loss = _registry.get("kl_divergence")
+
+@keras.saving.register_keras_serializable(package="losskit")
+class KLDivergenceWithLogits(LosskitLoss):
+    """Keras loss for :data:`losskit.kl_divergence_with_logits`."""
+
+    loss = _registry.get("kl_divergence_with_logits")
+
+@keras.saving.register_keras_serializable(package="losskit")
+class CategoricalHinge(LosskitLoss):
+    """Keras loss for :data:`losskit.categorical_hinge`."""
+
+    loss = _registry.get("categorical_hinge")
+
+
+@keras.saving.register_keras_serializable(package="losskit")
+class GaussianNLL(LosskitLoss):
+    """Keras loss for :data:`losskit.gaussian_nll`, with the mean and the variance stacked in ``y_pred``.
+
+    ``y_pred[..., 0]`` is the mean and ``y_pred[..., 1]`` the variance, so ``y_pred`` has shape
+    ``y_true.shape + (2,)``: a model ends in a mean head and a positive variance head,
+    concatenated::
+
+        inputs = keras.Input((4,))
+        mean = keras.layers.Dense(1)(inputs)
+        variance = keras.layers.Dense(1, activation="softplus")(inputs)
+        model = keras.Model(inputs, keras.layers.Concatenate()([mean, variance]))
+        model.compile(optimizer="adam", loss=GaussianNLL())   # targets of shape (N,) or (N, 1)
+
+    >>> import numpy as np
+    >>> import losskit as lk, losskit.keras as lkk
+    >>> y_true, mean, variance = np.zeros(2), np.array([1.0, 2.0]), np.array([1.0, 4.0])
+    >>> float(lkk.GaussianNLL()(y_true, np.stack([mean, variance], axis=-1)))
+    0.8466
+    >>> float(lk.gaussian_nll(y_true, mean, variance))
+    0.8465735902799727
+    """
+
+    loss = _registry.get("gaussian_nll")
+
+
+__all__ += [name for name, value in list(globals().items())
+            if isinstance(value, type) and issubclass(value, LosskitLoss) and value is not LosskitLoss]

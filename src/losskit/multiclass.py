@@ -57,24 +57,50 @@ def _cross_entropy(xp, targets, log_probs, *, label_smoothing, class_weight):
     return loss, weighted, norm
 
 
-def _softmax_cross_entropy(xp, y_true, logits, *, label_smoothing, class_weight, with_grad):
+def _softmax_cross_entropy(xp, y_true, logits, *, label_smoothing, class_weight, with_grad, with_hess=False):
     log_probs = log_softmax(xp, logits)
     loss, weighted, norm = _cross_entropy(
         xp, y_true, log_probs, label_smoothing=label_smoothing, class_weight=class_weight
     )
-    grad = None
+    grad = hess = None
     if with_grad:
         # d/dx of -sum_c a_c log softmax(x)_c is softmax(x) * sum_c a_c - a.
-        grad = xp.exp(log_probs) * xp.sum(weighted, axis=-1, keepdims=True) - weighted
-    return KernelResult(loss, grad, norm)
+        probabilities = xp.exp(log_probs)
+        total = xp.sum(weighted, axis=-1, keepdims=True)
+        grad = probabilities * total - weighted
+        if with_hess:
+            hess = _softmax_hessian_diagonal(probabilities, total)
+    return KernelResult(loss, grad, norm, hess)
 
 
-def _categorical_cross_entropy(xp, y_true, y_pred, *, label_smoothing, class_weight, with_grad):
+def _softmax_hessian_diagonal(probabilities, total):
+    """The diagonal of total * (diag(p) - p p^T), the Hessian in the logits of one row.
+
+    Only the diagonal is returned, as scikit-learn's HalfMultinomialLoss.gradient_hessian does:
+    the off-diagonal terms -total p_c p_k couple the classes of a row and are what a full
+    Newton step would need.
+    """
+    return total * probabilities * (1.0 - probabilities)
+
+
+def _floored_inverse_square(xp, numerator, y_pred, safe):
+    """numerator / p^2 where p is above the gradient's floor, else 0.
+
+    The derivative of the floored gradient -numerator / max(p, floor): where the floor holds
+    it constant (a probability of 0) its derivative is 0, so the Hessian stays finite there.
+    """
+    return xp.where(y_pred > GRAD_DENOMINATOR_FLOOR, numerator / (safe * safe), 0.0)
+
+
+def _categorical_cross_entropy(xp, y_true, y_pred, *, label_smoothing, class_weight, with_grad, with_hess=False):
     loss, weighted, norm = _cross_entropy(
         xp, y_true, clamped_log(xp, y_pred), label_smoothing=label_smoothing, class_weight=class_weight
     )
-    grad = -weighted / xp.clip(y_pred, min=GRAD_DENOMINATOR_FLOOR) if with_grad else None
-    return KernelResult(loss, grad, norm)
+    if not with_grad:
+        return KernelResult(loss, None, norm)
+    safe = xp.clip(y_pred, min=GRAD_DENOMINATOR_FLOOR)
+    hess = _floored_inverse_square(xp, weighted, y_pred, safe) if with_hess else None
+    return KernelResult(loss, -weighted / safe, norm, hess)
 
 
 # Sparse kernels never build one-hot labels: at a language model's 32k classes a float one-hot
@@ -100,24 +126,25 @@ def _label_weights(xp, labels, class_weight):
 
 
 def _sparse(kernel):
-    """Add ignore_index to a sparse kernel: ignored positions get loss 0, gradient 0, norm 0."""
+    """Add ignore_index to a sparse kernel: ignored positions get loss 0, gradient 0, Hessian 0, norm 0."""
 
-    def masked(xp, y_true, y_pred, *, label_smoothing, class_weight, ignore_index, with_grad):
+    def masked(xp, y_true, y_pred, *, label_smoothing, class_weight, ignore_index, with_grad, with_hess=False):
         if ignore_index is None:
             return kernel(xp, y_true, y_pred, label_smoothing=label_smoothing, class_weight=class_weight,
-                          with_grad=with_grad)
+                          with_grad=with_grad, with_hess=with_hess)
         keep = y_true != ignore_index
         labels = xp.where(keep, y_true, xp.zeros_like(y_true))  # any valid index; masked below
         result = kernel(xp, labels, y_pred, label_smoothing=label_smoothing, class_weight=class_weight,
-                        with_grad=with_grad)
+                        with_grad=with_grad, with_hess=with_hess)
         norm = xp.astype(keep, y_pred.dtype) if result.norm is None else xp.where(keep, result.norm, 0.0)
         grad = None if result.grad is None else xp.where(keep[..., None], result.grad, 0.0)
-        return KernelResult(xp.where(keep, result.loss, 0.0), grad, norm)
+        hess = None if result.hess is None else xp.where(keep[..., None], result.hess, 0.0)
+        return KernelResult(xp.where(keep, result.loss, 0.0), grad, norm, hess)
 
     return masked
 
 
-def _sparse_softmax_kernel(xp, labels, logits, *, label_smoothing, class_weight, with_grad):
+def _sparse_softmax_kernel(xp, labels, logits, *, label_smoothing, class_weight, with_grad, with_hess=False):
     num_classes = logits.shape[-1]
     shift = xp.max(logits, axis=-1, keepdims=True)
     shift = xp.where(xp.isfinite(shift), shift, 0.0)
@@ -141,14 +168,16 @@ def _sparse_softmax_kernel(xp, labels, logits, *, label_smoothing, class_weight,
     uniform = (label_smoothing / num_classes) * (1.0 if class_weight is None else class_weight)
     picked = (1.0 - label_smoothing) * label_weight
     total = picked + (label_smoothing / num_classes) * (float(num_classes) if class_weight is None else xp.sum(class_weight))
-    grad = (exp_shifted / sum_exp) * _expand(xp, total) - uniform
+    probabilities = exp_shifted / sum_exp
+    grad = probabilities * _expand(xp, total) - uniform
     # A mask times the value, not where(mask, value, 0.0): torch.where of two Python floats is
     # float32, which would cap a float64 gradient at float32 precision.
     grad = grad - xp.astype(_is_label(xp, labels, num_classes), logits.dtype) * _expand(xp, picked)
-    return KernelResult(loss, grad, norm)
+    hess = _softmax_hessian_diagonal(probabilities, _expand(xp, total)) if with_hess else None
+    return KernelResult(loss, grad, norm, hess)
 
 
-def _sparse_categorical_kernel(xp, labels, y_pred, *, label_smoothing, class_weight, with_grad):
+def _sparse_categorical_kernel(xp, labels, y_pred, *, label_smoothing, class_weight, with_grad, with_hess=False):
     num_classes = y_pred.shape[-1]
     label_weight = 1.0 if class_weight is None else _label_weights(xp, labels, class_weight)
     picked_probability = _take_last(xp, y_pred, labels)
@@ -165,7 +194,14 @@ def _sparse_categorical_kernel(xp, labels, y_pred, *, label_smoothing, class_wei
     grad = -(xp.astype(_is_label(xp, labels, num_classes), y_pred.dtype) * _expand(xp, picked)) / safe
     if label_smoothing:
         grad = grad - (label_smoothing / num_classes) * (1.0 if class_weight is None else class_weight) / safe
-    return KernelResult(loss, grad, norm)
+    hess = None
+    if with_hess:
+        # The gradient is -a / max(p, floor) with a = (1 - ls) w_y onehot(y) + (ls / K) w.
+        weights = xp.astype(_is_label(xp, labels, num_classes), y_pred.dtype) * _expand(xp, picked)
+        if label_smoothing:
+            weights = weights + (label_smoothing / num_classes) * (1.0 if class_weight is None else class_weight)
+        hess = _floored_inverse_square(xp, weights, y_pred, safe)
+    return KernelResult(loss, grad, norm, hess)
 
 
 def _expand(xp, value):
@@ -173,28 +209,35 @@ def _expand(xp, value):
     return value if isinstance(value, float) else value[..., None]
 
 
-def _kl_divergence(xp, y_true, y_pred, *, with_grad):
+def _kl_divergence(xp, y_true, y_pred, *, with_grad, with_hess=False):
     positive = y_true > 0
     safe_true = xp.where(positive, y_true, 1.0)
     # Terms with a zero target are 0 by the limit t log t -> 0 (and carry no gradient).
     terms = xp.where(positive, y_true * (xp.log(safe_true) - clamped_log(xp, y_pred)), 0.0)
-    grad = -y_true / xp.clip(y_pred, min=GRAD_DENOMINATOR_FLOOR) if with_grad else None
-    return KernelResult(xp.sum(terms, axis=-1), grad)
+    if not with_grad:
+        return KernelResult(xp.sum(terms, axis=-1))
+    safe = xp.clip(y_pred, min=GRAD_DENOMINATOR_FLOOR)
+    hess = _floored_inverse_square(xp, y_true, y_pred, safe) if with_hess else None
+    return KernelResult(xp.sum(terms, axis=-1), -y_true / safe, hess=hess)
 
 
-def _kl_divergence_with_logits(xp, y_true, logits, *, with_grad):
+def _kl_divergence_with_logits(xp, y_true, logits, *, with_grad, with_hess=False):
     log_probs = log_softmax(xp, logits)
     positive = y_true > 0
     safe_true = xp.where(positive, y_true, 1.0)
     # A zero target meets a masked (-inf) logit: replace the term before the product, not after.
     terms = y_true * xp.where(positive, xp.log(safe_true) - log_probs, 0.0)
-    grad = None
+    grad = hess = None
     if with_grad:
-        grad = xp.exp(log_probs) * xp.sum(y_true, axis=-1, keepdims=True) - y_true
-    return KernelResult(xp.sum(terms, axis=-1), grad)
+        probabilities = xp.exp(log_probs)
+        total = xp.sum(y_true, axis=-1, keepdims=True)
+        grad = probabilities * total - y_true
+        if with_hess:
+            hess = _softmax_hessian_diagonal(probabilities, total)
+    return KernelResult(xp.sum(terms, axis=-1), grad, hess=hess)
 
 
-def _categorical_hinge(xp, y_true, y_pred, *, with_grad):
+def _categorical_hinge(xp, y_true, y_pred, *, with_grad, with_hess=False):
     positive_score = xp.sum(y_true * y_pred, axis=-1)
     other_scores = (1.0 - y_true) * y_pred
     negative_score = xp.max(other_scores, axis=-1)
@@ -206,7 +249,10 @@ def _categorical_hinge(xp, y_true, y_pred, *, with_grad):
     is_max = xp.astype(other_scores == negative_score[..., None], y_pred.dtype)
     share = is_max / xp.sum(is_max, axis=-1, keepdims=True)
     active = xp.astype(slack > 0, y_pred.dtype)[..., None]
-    return KernelResult(loss, active * (share * (1.0 - y_true) - y_true))
+    # Piecewise linear in the scores: 0 everywhere, at the kinks (zero slack, tied wrong scores)
+    # by the subgradient convention.
+    hess = xp.zeros_like(y_pred) if with_hess else None
+    return KernelResult(loss, active * (share * (1.0 - y_true) - y_true), hess=hess)
 
 
 # ----------------------------------------------------------------------------------- checks
@@ -256,6 +302,7 @@ categorical_cross_entropy = register(Loss(
     name="categorical_cross_entropy",
     aliases=("cce", "categorical_crossentropy"),
     kernel=_categorical_cross_entropy,
+    has_hessian=True,
     params=(_SMOOTHING, _CLASS_WEIGHT),
     check_inputs=_check_dense(True, _SOFTMAX_HINT),
     pair="sparse_categorical_cross_entropy",
@@ -292,6 +339,7 @@ softmax_cross_entropy = register(Loss(
     name="softmax_cross_entropy",
     aliases=("cross_entropy",),
     kernel=_softmax_cross_entropy,
+    has_hessian=True,
     params=(_SMOOTHING, _CLASS_WEIGHT),
     check_inputs=_check_dense(False),
     pair="sparse_softmax_cross_entropy",
@@ -335,6 +383,7 @@ sparse_categorical_cross_entropy = register(Loss(
     name="sparse_categorical_cross_entropy",
     aliases=("scce", "sparse_categorical_crossentropy", "nll"),
     kernel=_sparse(_sparse_categorical_kernel),
+    has_hessian=True,
     params=_SPARSE_PARAMS,
     check_inputs=_check_sparse(True, _SPARSE_SOFTMAX_HINT),
     pair="categorical_cross_entropy",
@@ -371,6 +420,7 @@ sparse_softmax_cross_entropy = register(Loss(
     name="sparse_softmax_cross_entropy",
     aliases=("sparse_cross_entropy",),
     kernel=_sparse(_sparse_softmax_kernel),
+    has_hessian=True,
     params=_SPARSE_PARAMS,
     check_inputs=_check_sparse(False),
     pair="softmax_cross_entropy",
@@ -406,6 +456,7 @@ kl_divergence = register(Loss(
     name="kl_divergence",
     aliases=("kld", "kl_div"),
     kernel=_kl_divergence,
+    has_hessian=True,
     check_inputs=_check_dense(True, "If y_pred holds logits, use kl_divergence_with_logits"),
     task="multiclass", kind="dense", prediction_space="probabilities", label_format="distribution",
     summary="KL divergence KL(y_true || y_pred) = sum_c y_true log(y_true / y_pred), probabilities in both.",
@@ -444,6 +495,7 @@ kl_divergence = register(Loss(
 kl_divergence_with_logits = register(Loss(
     name="kl_divergence_with_logits",
     kernel=_kl_divergence_with_logits,
+    has_hessian=True,
     check_inputs=_check_dense(False),
     task="multiclass", kind="dense", prediction_space="logits", label_format="distribution",
     summary="KL divergence KL(y_true || softmax(logits)), computed with a stable log-softmax.",
@@ -473,6 +525,7 @@ kl_divergence_with_logits = register(Loss(
 categorical_hinge = register(Loss(
     name="categorical_hinge",
     kernel=_categorical_hinge,
+    has_hessian=True,
     check_inputs=_check_dense(False),
     task="multiclass", kind="dense", prediction_space="scores", label_format="one-hot",
     summary="Keras' categorical hinge: max(0, 1 + max_wrong - score_true), one-hot labels.",

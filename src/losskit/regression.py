@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 
 from . import _validation as V
-from ._array import GRAD_DENOMINATOR_FLOOR, softplus
+from ._array import GRAD_DENOMINATOR_FLOOR, sign, softplus
 from ._loss import NON_NEGATIVE, Equivalent, KernelResult, Loss, Param, check_domains
 from ._registry import register
 
@@ -35,55 +35,77 @@ _LOG2 = math.log(2.0)
 
 # ------------------------------------------------------------------------------------ kernels
 
-def _squared_error(xp, y_true, y_pred, *, with_grad):
+def _squared_error(xp, y_true, y_pred, *, with_grad, with_hess=False):
     residual = y_pred - y_true
-    return KernelResult(residual * residual, 2.0 * residual if with_grad else None)
+    hess = xp.full_like(residual, 2.0) if with_hess else None
+    return KernelResult(residual * residual, 2.0 * residual if with_grad else None, hess=hess)
 
 
-def _half_squared_error(xp, y_true, y_pred, *, with_grad):
+def _half_squared_error(xp, y_true, y_pred, *, with_grad, with_hess=False):
     residual = y_pred - y_true
-    return KernelResult(0.5 * residual * residual, residual if with_grad else None)
+    hess = xp.ones_like(residual) if with_hess else None
+    return KernelResult(0.5 * residual * residual, residual if with_grad else None, hess=hess)
 
 
-def _absolute_error(xp, y_true, y_pred, *, with_grad):
+def _absolute_error(xp, y_true, y_pred, *, with_grad, with_hess=False):
     residual = y_pred - y_true
-    return KernelResult(xp.abs(residual), xp.sign(residual) if with_grad else None)
+    # Linear on each side of the kink; at e = 0 the second derivative is taken as 0, the same
+    # convention as the subgradient sign(0) = 0 (the true one is a Dirac delta).
+    hess = xp.zeros_like(residual) if with_hess else None
+    return KernelResult(xp.abs(residual), sign(xp, residual) if with_grad else None, hess=hess)
 
 
-def _squared_log_error(xp, y_true, y_pred, *, with_grad):
+def _squared_log_error(xp, y_true, y_pred, *, with_grad, with_hess=False):
     log_gap = xp.log1p(y_pred) - xp.log1p(y_true)
     grad = 2.0 * log_gap / (1.0 + y_pred) if with_grad else None
-    return KernelResult(log_gap * log_gap, grad)
+    hess = None
+    if with_hess:
+        # 2 (1 - gap) / (1 + p)^2 is negative once log1p(p) exceeds log1p(y) by more than 1: the
+        # loss is not convex in y_pred there. It is returned as it is, not floored at 0, so a
+        # Newton method sees the true curvature and chooses its own safeguard.
+        one_plus = 1.0 + y_pred
+        hess = 2.0 * (1.0 - log_gap) / (one_plus * one_plus)
+    return KernelResult(log_gap * log_gap, grad, hess=hess)
 
 
 def _make_percentage_error(epsilon: float):
-    def kernel(xp, y_true, y_pred, *, with_grad, epsilon=epsilon):
+    def kernel(xp, y_true, y_pred, *, with_grad, with_hess=False, epsilon=epsilon):
         residual = y_pred - y_true
         # Keras' guard: a target of 0 is divided by epsilon, a huge but finite percentage.
         scale = 100.0 / xp.clip(xp.abs(y_true), min=epsilon)
-        return KernelResult(scale * xp.abs(residual), scale * xp.sign(residual) if with_grad else None)
+        # Linear in y_pred on each side of e = 0, where the second derivative is taken as 0.
+        hess = xp.zeros_like(residual) if with_hess else None
+        return KernelResult(scale * xp.abs(residual), scale * sign(xp, residual) if with_grad else None, hess=hess)
 
     return kernel
 
 
-def _huber(xp, y_true, y_pred, *, delta, with_grad):
+def _huber(xp, y_true, y_pred, *, delta, with_grad, with_hess=False):
     residual = y_pred - y_true
     magnitude = xp.abs(residual)
     # With q = min(|e|, delta): q * (|e| - q/2) is 0.5 e^2 inside the band and
     # delta * (|e| - delta/2) outside it, one expression with no branch to differentiate twice.
     inner = xp.clip(magnitude, max=delta)
     loss = inner * (magnitude - 0.5 * inner)
-    return KernelResult(loss, xp.clip(residual, min=-delta, max=delta) if with_grad else None)
+    # 1 inside the band, 0 on the linear tails. At |e| = delta the second derivative jumps from 1
+    # to 0 and is taken as 0, the catalog's convention at every kink (scikit-learn's HuberLoss
+    # takes 1 there).
+    hess = xp.astype(magnitude < delta, residual.dtype) if with_hess else None
+    return KernelResult(loss, xp.clip(residual, min=-delta, max=delta) if with_grad else None, hess=hess)
 
 
-def _smooth_l1(xp, y_true, y_pred, *, beta, with_grad):
+def _smooth_l1(xp, y_true, y_pred, *, beta, with_grad, with_hess=False):
     if beta == 0.0:  # PyTorch's limit: SmoothL1 with beta = 0 is the absolute error.
-        return _absolute_error(xp, y_true, y_pred, with_grad=with_grad)
-    result = _huber(xp, y_true, y_pred, delta=beta, with_grad=with_grad)
-    return KernelResult(result.loss / beta, None if result.grad is None else result.grad / beta)
+        return _absolute_error(xp, y_true, y_pred, with_grad=with_grad, with_hess=with_hess)
+    result = _huber(xp, y_true, y_pred, delta=beta, with_grad=with_grad, with_hess=with_hess)
+    return KernelResult(
+        result.loss / beta,
+        None if result.grad is None else result.grad / beta,
+        hess=None if result.hess is None else result.hess / beta,
+    )
 
 
-def _pseudo_huber(xp, y_true, y_pred, *, delta, with_grad):
+def _pseudo_huber(xp, y_true, y_pred, *, delta, with_grad, with_hess=False):
     residual = y_pred - y_true
     magnitude = xp.abs(residual)
     scaled = magnitude / delta
@@ -91,10 +113,16 @@ def _pseudo_huber(xp, y_true, y_pred, *, delta, with_grad):
     # delta^2 (sqrt(1 + a^2) - 1) = delta^2 a^2 / (sqrt(1 + a^2) + 1) = delta |e| a / (root + 1):
     # no cancellation for small residuals, no overflow of a^2 for large ones.
     loss = delta * magnitude * (scaled / (root + 1.0))
-    return KernelResult(loss, residual / root if with_grad else None)
+    hess = None
+    if with_hess:
+        # d/de (e / root) = 1/root - (e/delta)^2 / root^3 = 1/root^3, as root^2 = 1 + (e/delta)^2;
+        # it underflows gracefully to 0 for huge residuals instead of cancelling.
+        inverse = 1.0 / root
+        hess = inverse * inverse * inverse
+    return KernelResult(loss, residual / root if with_grad else None, hess=hess)
 
 
-def _log_cosh(xp, y_true, y_pred, *, with_grad):
+def _log_cosh(xp, y_true, y_pred, *, with_grad, with_hess=False):
     residual = y_pred - y_true
     magnitude = xp.abs(residual)
     # Far from 0: log cosh(e) = |e| + log(1 + e^{-2|e|}) - log 2, because cosh itself overflows
@@ -107,28 +135,38 @@ def _log_cosh(xp, y_true, y_pred, *, with_grad):
     near = xp.log1p(2.0 * sinh_half * sinh_half)
     far = magnitude + softplus(xp, -2.0 * magnitude) - _LOG2
     loss = xp.where(magnitude < 1.0, near, far)
-    return KernelResult(loss, xp.tanh(residual) if with_grad else None)
+    hess = None
+    if with_hess:
+        # sech(e)^2 = 1 - tanh(e)^2 cancels to 0 beyond |e| ~ 19 in float64 (and 1 / cosh(e)^2
+        # overflows); 4z / (1 + z)^2 with z = e^{-2|e|} <= 1 is exact and finite at any residual.
+        z = xp.exp(-2.0 * magnitude)
+        hess = 4.0 * z / ((1.0 + z) * (1.0 + z))
+    return KernelResult(loss, xp.tanh(residual) if with_grad else None, hess=hess)
 
 
-def _pinball(xp, y_true, y_pred, *, q, with_grad):
+def _pinball(xp, y_true, y_pred, *, q, with_grad, with_hess=False):
     shortfall = y_true - y_pred  # positive when the prediction is below the target
     loss = xp.maximum(q * shortfall, (q - 1.0) * shortfall)
     if not with_grad:
         return KernelResult(loss)
     zero = xp.zeros_like(shortfall)
     grad = xp.where(shortfall > 0, -q + zero, xp.where(shortfall < 0, (1.0 - q) + zero, zero))
-    return KernelResult(loss, grad)
+    # Piecewise linear: 0 on both sides and, by the subgradient convention, at the kink e = 0
+    # (scikit-learn's PinballLoss returns 1 everywhere, a placeholder for its tree updates).
+    return KernelResult(loss, grad, hess=zero if with_hess else None)
 
 
-def _epsilon_insensitive(xp, y_true, y_pred, *, epsilon, with_grad):
+def _epsilon_insensitive(xp, y_true, y_pred, *, epsilon, with_grad, with_hess=False):
     residual = y_pred - y_true
     excess = xp.abs(residual) - epsilon
     loss = xp.clip(excess, min=0.0)
-    grad = xp.where(excess > 0, xp.sign(residual), xp.zeros_like(residual)) if with_grad else None
-    return KernelResult(loss, grad)
+    grad = xp.where(excess > 0, sign(xp, residual), xp.zeros_like(residual)) if with_grad else None
+    # Piecewise linear: 0 everywhere, the band edges (kinks) included.
+    hess = xp.zeros_like(residual) if with_hess else None
+    return KernelResult(loss, grad, hess=hess)
 
 
-def _poisson(xp, y_true, y_pred, *, with_grad):
+def _poisson(xp, y_true, y_pred, *, with_grad, with_hess=False):
     # Rates below RATE_FLOOR are taken as RATE_FLOOR inside the log and in the gradient's
     # denominator (as PyTorch clamps its BCE backward): a rate that underflowed to 0 then costs a
     # large finite amount and still gets a finite gradient that pushes it up, instead of inf.
@@ -136,7 +174,13 @@ def _poisson(xp, y_true, y_pred, *, with_grad):
     safe_rate = xp.clip(y_pred, min=GRAD_DENOMINATOR_FLOOR)
     cross = xp.where(y_true > 0, y_true * xp.log(safe_rate), 0.0)
     loss = y_pred - cross
-    return KernelResult(loss, 1.0 - y_true / safe_rate if with_grad else None)
+    hess = None
+    if with_hess:
+        # y / p^2 above the floor. At and below it the gradient 1 - y / RATE_FLOOR is constant
+        # in the rate (the loss is linear there), so its derivative is 0: the Hessian stays
+        # finite at a rate of 0, as the gradient does.
+        hess = xp.where(y_pred > GRAD_DENOMINATOR_FLOOR, y_true / (safe_rate * safe_rate), 0.0)
+    return KernelResult(loss, 1.0 - y_true / safe_rate if with_grad else None, hess=hess)
 
 # ----------------------------------------------------------------------------------- registry
 
@@ -150,6 +194,7 @@ mean_squared_error = register(Loss(
     name="mean_squared_error",
     aliases=("mse", "l2"),
     kernel=_squared_error,
+    has_hessian=True,
     task="regression", kind="pointwise", prediction_space="values", label_format="real",
     summary="Mean squared error: the average of (y_pred - y_true)^2.",
     formula=r"\ell = (\hat y - y)^2",
@@ -182,6 +227,7 @@ mean_squared_error = register(Loss(
 half_squared_error = register(Loss(
     name="half_squared_error",
     kernel=_half_squared_error,
+    has_hessian=True,
     task="regression", kind="pointwise", prediction_space="values", label_format="real",
     summary="Half squared error: 0.5 * (y_pred - y_true)^2, whose gradient is the plain residual.",
     formula=r"\ell = \tfrac12 (\hat y - y)^2",
@@ -213,6 +259,7 @@ mean_absolute_error = register(Loss(
     name="mean_absolute_error",
     aliases=("mae", "l1"),
     kernel=_absolute_error,
+    has_hessian=True,
     task="regression", kind="pointwise", prediction_space="values", label_format="real",
     summary="Mean absolute error: the average of |y_pred - y_true|.",
     formula=r"\ell = |\hat y - y|",
@@ -280,6 +327,7 @@ mean_squared_logarithmic_error = register(Loss(
     name="mean_squared_logarithmic_error",
     aliases=("msle",),
     kernel=_squared_log_error,
+    has_hessian=True,
     check_inputs=_msle_checks,
     task="regression", kind="pointwise", prediction_space="values", label_format="non-negative",
     summary="Mean squared logarithmic error: the average of (log1p(y_pred) - log1p(y_true))^2.",
@@ -344,6 +392,7 @@ mean_absolute_percentage_error = register(Loss(
     name="mean_absolute_percentage_error",
     aliases=("mape",),
     kernel=_make_percentage_error(_MAPE_EPSILON),
+    has_hessian=True,
     task="regression", kind="pointwise", prediction_space="values", label_format="real",
     summary="Mean absolute percentage error, in percent: 100 * |y_pred - y_true| / max(|y_true|, 1e-7).",
     formula=r"\ell = 100\,|\hat y - y| / \max(|y|, \epsilon),\ \epsilon = 10^{-7}",
@@ -374,6 +423,7 @@ huber = register(Loss(
     name="huber",
     aliases=("huber_loss",),
     kernel=_huber,
+    has_hessian=True,
     params=(_DELTA,),
     task="regression", kind="pointwise", prediction_space="values", label_format="real",
     summary="Huber loss: quadratic for |e| <= delta, linear (slope delta) beyond.",
@@ -413,6 +463,7 @@ smooth_l1 = register(Loss(
     name="smooth_l1",
     aliases=("smooth_l1_loss",),
     kernel=_smooth_l1,
+    has_hessian=True,
     params=(Param("beta", 1.0, ">= 0", "Width of the quadratic zone; 0 gives the absolute error.", V.non_negative),),
     task="regression", kind="pointwise", prediction_space="values", label_format="real",
     summary="PyTorch's SmoothL1Loss: huber(delta=beta) / beta, so the linear part has slope 1.",
@@ -442,6 +493,7 @@ smooth_l1 = register(Loss(
 pseudo_huber = register(Loss(
     name="pseudo_huber",
     kernel=_pseudo_huber,
+    has_hessian=True,
     params=(_DELTA,),
     task="regression", kind="pointwise", prediction_space="values", label_format="real",
     summary="Pseudo-Huber loss: delta^2 * (sqrt(1 + (e/delta)^2) - 1), a smooth Huber.",
@@ -470,6 +522,7 @@ log_cosh = register(Loss(
     name="log_cosh",
     aliases=("logcosh",),
     kernel=_log_cosh,
+    has_hessian=True,
     task="regression", kind="pointwise", prediction_space="values", label_format="real",
     summary="Log-cosh loss: log(cosh(y_pred - y_true)), computed without overflow.",
     formula=r"\ell = \log\cosh(e) = |e| + \log(1 + e^{-2|e|}) - \log 2",
@@ -499,6 +552,7 @@ quantile = register(Loss(
     name="quantile",
     aliases=("pinball",),
     kernel=_pinball,
+    has_hessian=True,
     params=(Param("q", 0.5, "0 < q < 1", "Target quantile: 0.9 penalises under-prediction 9 times more than over-prediction.", V.open_unit_interval),),
     task="regression", kind="pointwise", prediction_space="values", label_format="real",
     summary="Quantile (pinball) loss: max(q * (y_true - y_pred), (q - 1) * (y_true - y_pred)).",
@@ -527,6 +581,7 @@ quantile = register(Loss(
 epsilon_insensitive = register(Loss(
     name="epsilon_insensitive",
     kernel=_epsilon_insensitive,
+    has_hessian=True,
     params=(Param("epsilon", 0.1, ">= 0", "Half-width of the band of residuals that cost nothing.", V.non_negative),),
     task="regression", kind="pointwise", prediction_space="values", label_format="real",
     summary="Epsilon-insensitive loss (support vector regression): max(0, |y_pred - y_true| - epsilon).",
@@ -556,6 +611,7 @@ poisson = register(Loss(
     name="poisson",
     aliases=("poisson_nll",),
     kernel=_poisson,
+    has_hessian=True,
     check_inputs=check_domains(NON_NEGATIVE, NON_NEGATIVE,
                                y_pred_hint="y_pred is a rate: use an exp or softplus output (a log-rate needs exp first)"),
     task="regression", kind="pointwise", prediction_space="values", label_format="counts",

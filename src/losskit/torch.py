@@ -147,6 +147,12 @@ class LossModule(nn.Module):
             target = predictions.pop(1)
         if not predictions[0].is_floating_point():
             raise TypeError(f"input of {type(self).__name__} must be a floating tensor; got dtype {predictions[0].dtype}")
+        if loss.kind == "sparse" and (target.is_floating_point() or target.dtype == torch.bool):
+            # The functional loss would name its own argument (y_true) and NumPy's cast.
+            raise TypeError(
+                f"target of {type(self).__name__} must be integer class indices; got dtype {target.dtype}. "
+                f"Cast with target.long(), or use {class_name(loss.pair)} for one-hot or soft labels"
+            )
         autocast = predictions[0].dtype in _NARROW and torch.is_autocast_enabled(predictions[0].device.type)
         if autocast:  # autocast's policy for losses: computed and returned in float32
             predictions = [p.float() for p in predictions]

@@ -1,0 +1,525 @@
+"""Fused NumPy kernels (numba): the value and the gradient of a pointwise loss in one pass.
+
+The reference kernels evaluate a loss as a chain of NumPy ufuncs, each one pass over memory, so
+Huber's value and gradient read and write the data about ten times. A compiled loop that reads
+``y_true`` and ``y_pred`` once and writes the gradient once is bound by memory bandwidth instead.
+numba compiles such loops; ``fastmath=False`` keeps IEEE semantics, so the results equal the
+reference's to rounding, NaN and infinities included.
+
+The structure follows scikit-learn's ``_loss.pyx.tp``: each loss is a small element function
+``(y, p, a) -> (loss, d loss / d p)`` of one target, one prediction and the loss's one scalar
+parameter ``a``; one shared loop, compiled per loss, applies it with the sample weights and the
+reduction's scale, and writes the gradient only for calls of order 1.
+
+Inputs are cut into chunks of :data:`CHUNK_ELEMENTS` spread over a pool of threads (the compiled
+loops release the GIL). A reduced call writes each chunk's values to a buffer and adds them in
+vector lanes (a running total in the loop would stop LLVM vectorising it); the chunk totals are
+added exactly (``math.fsum``) in chunk order, so a reduced value does not depend on the number of
+threads.
+
+These kernels are registered for every pointwise loss of the catalog and accept a call when all of
+this holds (``_accepts``): numba is installed; the call has at least :data:`FUSED_MIN_ELEMENTS`
+elements; ``y_true``, ``y_pred`` and ``sample_weight`` (if any) are C-contiguous float32/float64
+NumPy arrays of the prediction's shape; the loss's parameters are ones the element function
+covers (``sigmoid_cross_entropy`` without ``pos_weight``). Any other call runs the reference.
+numba itself is imported only when a call is accepted, so small calls never pay for it.
+
+Transcendental functions go through numba's scalar libm calls, which LLVM does not vectorise;
+with Intel's SVML runtime installed (``intel-cmplr-lib-rt``) numba vectorises them with the
+high-accuracy SVML variants, at no change here.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import math
+import os
+import types
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any, Callable
+
+import numpy as np
+
+from .._array import GRAD_DENOMINATOR_FLOOR, LOG_FLOOR
+from .._kernels import register_kernel
+
+__all__ = ["FUSED_MIN_ELEMENTS", "CHUNK_ELEMENTS", "FUSED_LOSSES"]
+
+FUSED_MIN_ELEMENTS = 1 << 14
+"""Smallest call (elements of ``y_pred``) that the fused kernels accept.
+
+The trade-off: a call into compiled code costs a fixed few microseconds of numba's argument
+dispatch and the chunk bookkeeping, and the first call in a process imports numba and loads or
+compiles the loop; the reference's ufuncs cost about a microsecond each plus a pass over memory.
+Below this size the reference's ufuncs on data that fits in cache cost little more than that fixed
+price, and a script that only evaluates small batches never imports numba at all; above it each
+extra pass the fused loop saves costs more than the dispatch.
+"""
+
+CHUNK_ELEMENTS = 1 << 16
+"""Elements of one unit of work of the thread pool (and of a reduced call's value buffer).
+
+The trade-off: between two chunks a thread runs some Python with the GIL held, which the other
+threads then wait for, so smaller chunks serialise more; larger chunks leave fewer chunks to share
+out on the last, ragged stretch, and a buffer that outgrows the L2 cache is written back to memory.
+"""
+
+_FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+_LOG2 = math.log(2.0)
+_MAPE_EPSILON = 1e-7
+_HYPOT_LARGE = 2.0 ** 60  # regression.mean_absolute_percentage_error's guard against a zero target
+
+
+# --------------------------------------------------------------------------- element functions
+#
+# Each maps (y, p, a) to (loss, d loss / d p) for one element, exactly as the reference kernel in
+# regression.py or binary.py does, NaN included: a reference clip() or maximum() propagates NaN,
+# so a clamp here is written as a comparison that is false for NaN (`a if x > a else x`), and a
+# reference where(c, u, v) is `u if c else v` with the same condition c.
+
+def _squared_error(y, p, a):
+    r = p - y
+    return r * r, 2.0 * r
+
+
+def _half_squared_error(y, p, a):
+    r = p - y
+    return 0.5 * r * r, r
+
+
+def _sign(r):
+    # np.sign: NaN stays NaN.
+    return 1.0 if r > 0 else (-1.0 if r < 0 else 0.0 * r)
+
+
+def _absolute_error(y, p, a):
+    r = p - y
+    return abs(r), _sign(r)
+
+
+def _huber_terms(r, delta):
+    m = abs(r)
+    inner = delta if m > delta else m
+    grad = delta if r > delta else (-delta if r < -delta else r)
+    return inner * (m - 0.5 * inner), grad
+
+
+def _huber(y, p, delta):
+    return _huber_terms(p - y, delta)
+
+
+def _smooth_l1(y, p, beta):
+    r = p - y
+    if beta == 0.0:  # the reference's limit: the absolute error
+        return abs(r), _sign(r)
+    loss, grad = _huber_terms(r, beta)
+    return loss / beta, grad / beta
+
+
+def _pseudo_huber(y, p, delta):
+    r = p - y
+    m = abs(r)
+    scaled = m / delta
+    # hypot(1, a) as the reference computes it, without libm's call (which LLVM does not
+    # vectorise): beyond _HYPOT_LARGE, 1 + a^2 rounds to a^2 and a^2 could overflow.
+    root = math.sqrt(1.0 + scaled * scaled) if scaled < _HYPOT_LARGE else scaled
+    return delta * m * (scaled / (root + 1.0)), r / root
+
+
+def _log_cosh(y, p, a):
+    r = p - y
+    m = abs(r)
+    # One expm1 gives both tanh and the far branch's e^{-2|e|}: tanh|e| = -t / (2 + t) with
+    # t = expm1(-2|e|) is how libm computes tanh, exact to rounding at every |e| (no cancellation
+    # in 1 - e^{-2|e|}). The loss is log cosh(e) = -log(1 - tanh(e)^2) / 2 near 0, where it does not
+    # cancel, and |e| + log1p(e^{-2|e|}) - log 2 from |e| = 1 on, where it cannot overflow; a NaN
+    # takes the far branch, as in the reference's where(|e| < 1, near, far).
+    t = math.expm1(-2.0 * m)
+    tanh_m = -t / (2.0 + t)
+    if m < 1.0:
+        loss = -0.5 * math.log1p(-tanh_m * tanh_m)
+    else:
+        loss = m + math.log1p(1.0 + t) - _LOG2
+    return loss, (tanh_m if r >= 0 else -tanh_m)
+
+
+def _pinball(y, p, q):
+    s = y - p
+    above, below = q * s, (q - 1.0) * s
+    # The reference's gradient is 0 where s is NaN (both of its where() conditions are false).
+    return (above if above >= below else below), (-q if s > 0 else ((1.0 - q) if s < 0 else 0.0))
+
+
+def _epsilon_insensitive(y, p, epsilon):
+    r = p - y
+    excess = abs(r) - epsilon
+    return (0.0 if excess < 0 else excess), (_sign(r) if excess > 0 else 0.0)
+
+
+def _squared_log_error(y, p, a):
+    gap = math.log1p(p) - math.log1p(y)
+    return gap * gap, 2.0 * gap / (1.0 + p)
+
+
+def _percentage_error(y, p, epsilon):
+    r = p - y
+    magnitude = abs(y)
+    scale = 100.0 / (epsilon if magnitude < epsilon else magnitude)
+    return scale * abs(r), scale * _sign(r)
+
+
+def _poisson(y, p, a):
+    safe = GRAD_DENOMINATOR_FLOOR if p < GRAD_DENOMINATOR_FLOOR else p
+    cross = y * math.log(safe) if y > 0 else 0.0
+    return p - cross, 1.0 - y / safe
+
+
+def _clamped_log(x):
+    # _array.clamped_log: log(x) floored at LOG_FLOOR, with log(0) = LOG_FLOOR and NaN kept.
+    if x <= 0:
+        return LOG_FLOOR
+    value = math.log(x)
+    return LOG_FLOOR if value < LOG_FLOOR else value
+
+
+def _smoothed(y, label_smoothing):
+    return y if label_smoothing == 0.0 else y * (1.0 - label_smoothing) + 0.5 * label_smoothing
+
+
+def _clamped_log1m(x):
+    # _array.clamped_log1m: log1p(-x) floored at LOG_FLOOR, LOG_FLOOR for x >= 1, NaN kept.
+    if x >= 1.0:
+        return LOG_FLOOR
+    value = math.log1p(-x)
+    return LOG_FLOOR if value < LOG_FLOOR else value
+
+
+def _binary_cross_entropy(y, p, label_smoothing):
+    t = _smoothed(y, label_smoothing)
+    loss = -(t * _clamped_log(p) + (1.0 - t) * _clamped_log1m(p))
+    q = 1.0 - p
+    safe_q = GRAD_DENOMINATOR_FLOOR if q < GRAD_DENOMINATOR_FLOOR else q
+    safe_p = GRAD_DENOMINATOR_FLOOR if p < GRAD_DENOMINATOR_FLOOR else p
+    return loss, (1.0 - t) / safe_q - t / safe_p
+
+
+def _sigmoid_cross_entropy(y, x, label_smoothing):
+    positive = _smoothed(y, label_smoothing)
+    negative = 1.0 - positive
+    # softplus(x) = max(x, 0) + log1p(e^-|x|) (NumPy's logaddexp(x, 0)) and sigmoid(x) =
+    # (1 or e^-|x|) / (1 + e^-|x|) (_array.sigmoid) share e^-|x| <= 1, so neither overflows.
+    z = math.exp(-abs(x))
+    log_term = math.log1p(z)
+    softplus_x = (x if x > 0 else 0.0) + log_term
+    softplus_minus_x = (-x if x < 0 else 0.0) + log_term
+    probability = (1.0 if x >= 0 else z) / (1.0 + z)
+    # A term whose weight is 0 is dropped before the product, so an infinite logit on the label it
+    # predicts costs 0, not 0 * inf = NaN.
+    loss = positive * (softplus_minus_x if positive > 0 else 0.0) + negative * (softplus_x if negative > 0 else 0.0)
+    return loss, negative * probability - positive * (1.0 - probability)
+
+
+def _signed(y, convert):
+    # convert is 1 when every label of the call is 0 or 1 (binary._signed_labels).
+    return 2.0 * y - 1.0 if convert != 0.0 else y
+
+
+def _hinge(y, p, convert):
+    s = _signed(y, convert)
+    slack = 1.0 - s * p
+    return (0.0 if slack < 0 else slack), (-s if slack > 0 else 0.0)
+
+
+def _squared_hinge(y, p, convert):
+    s = _signed(y, convert)
+    slack = 1.0 - s * p
+    slack = 0.0 if slack < 0 else slack
+    return slack * slack, -2.0 * s * slack
+
+
+def _modified_huber(y, p, convert):
+    s = _signed(y, convert)
+    margin = s * p
+    slack = 1.0 - margin
+    slack = 0.0 if slack < 0 else slack
+    if margin >= -1.0:
+        return slack * slack, s * (-2.0 * slack)
+    return -4.0 * margin, s * -4.0  # a NaN margin lands here, as in the reference's where()
+
+
+def _logistic(y, p, convert):
+    s = _signed(y, convert)
+    x = -(s * p)
+    # softplus(x) and sigmoid(x) of x = -margin, sharing e^-|x| as in _sigmoid_cross_entropy.
+    z = math.exp(-abs(x))
+    loss = (x if x > 0 else 0.0) + math.log1p(z)
+    return loss, -s * ((1.0 if x >= 0 else z) / (1.0 + z))
+
+
+# Called by the element functions above; compiled with them (see _compiled_namespace).
+_HELPERS = (_sign, _huber_terms, _clamped_log, _smoothed, _signed)
+
+
+# ------------------------------------------------------------------------------- the table
+
+def _no_parameter(call: Any) -> float:
+    return 0.0
+
+
+def _parameter(name: str) -> Callable[[Any], float]:
+    def read(call: Any) -> float:
+        return float(call.params[name])
+
+    return read
+
+
+def _signed_labels_flag(call: Any) -> float:
+    return 1.0 if _compiled_all_zero_one()(call.y_true.reshape(-1)) else 0.0
+
+
+@dataclass(frozen=True)
+class _Pointwise:
+    """A pointwise loss's element function and how its scalar parameter ``a`` is read from a call."""
+
+    element: Callable
+    parameter: Callable[[Any], float] = _no_parameter
+    root: bool = False  # rmse, rmsle: the square root of the mean
+
+
+FUSED_LOSSES: dict[str, _Pointwise] = {
+    "mean_squared_error": _Pointwise(_squared_error),
+    "half_squared_error": _Pointwise(_half_squared_error),
+    "mean_absolute_error": _Pointwise(_absolute_error),
+    "root_mean_squared_error": _Pointwise(_squared_error, root=True),
+    "mean_squared_logarithmic_error": _Pointwise(_squared_log_error),
+    "root_mean_squared_logarithmic_error": _Pointwise(_squared_log_error, root=True),
+    "mean_absolute_percentage_error": _Pointwise(_percentage_error, lambda call: _MAPE_EPSILON),
+    "huber": _Pointwise(_huber, _parameter("delta")),
+    "smooth_l1": _Pointwise(_smooth_l1, _parameter("beta")),
+    "pseudo_huber": _Pointwise(_pseudo_huber, _parameter("delta")),
+    "log_cosh": _Pointwise(_log_cosh),
+    "quantile": _Pointwise(_pinball, _parameter("q")),
+    "epsilon_insensitive": _Pointwise(_epsilon_insensitive, _parameter("epsilon")),
+    "poisson": _Pointwise(_poisson),
+    "binary_cross_entropy": _Pointwise(_binary_cross_entropy, _parameter("label_smoothing")),
+    "sigmoid_cross_entropy": _Pointwise(_sigmoid_cross_entropy, _parameter("label_smoothing")),
+    "hinge": _Pointwise(_hinge, _signed_labels_flag),
+    "squared_hinge": _Pointwise(_squared_hinge, _signed_labels_flag),
+    "modified_huber": _Pointwise(_modified_huber, _signed_labels_flag),
+    "logistic": _Pointwise(_logistic, _signed_labels_flag),
+}
+"""Every pointwise loss of the catalog that has a fused kernel, by catalog name."""
+
+
+# ------------------------------------------------------------------------------ compilation
+
+def _jit(function: Callable, **options: Any) -> Callable:
+    import numba
+
+    # error_model="numpy": a float division by zero gives inf or NaN, as in NumPy, instead of
+    # numba's default Python semantics, whose ZeroDivisionError check stops LLVM vectorising.
+    return numba.njit(fastmath=False, error_model="numpy", cache=True, **options)(function)
+
+
+def _rebound(function: Callable, namespace: dict) -> Callable:
+    return types.FunctionType(function.__code__, namespace, function.__name__, function.__defaults__)
+
+
+@lru_cache(maxsize=None)
+def _compiled_namespace() -> dict:
+    """This module's globals with the element helpers compiled.
+
+    numba resolves a function's globals when it compiles it, and can call only compiled
+    functions; the element functions are compiled against this namespace, so the module itself
+    keeps its plain Python functions (and imports no numba).
+    """
+    namespace = dict(globals())
+    for helper in _HELPERS:
+        namespace[helper.__name__] = _jit(_rebound(helper, namespace), inline="always")
+    return namespace
+
+
+def _element(y, p, a):
+    """Stands for a loss's element function in :func:`_loop`; :func:`_compiled_loop` binds it."""
+    raise NotImplementedError
+
+
+def _loop(y, p, weight, a, scale, divisor, values, grad, with_grad, weighted):
+    # with_grad and weighted are the same for every element of a call, so LLVM hoists their tests
+    # out of the loop (one vectorised loop per case) and one compiled function serves all four.
+    for i in range(p.shape[0]):
+        loss, g = _element(y[i], p[i], a)
+        if weighted:
+            values[i] = loss * weight[i]
+            if with_grad:
+                grad[i] = g * (weight[i] / divisor)
+        else:
+            values[i] = loss
+            if with_grad:
+                grad[i] = g * scale
+
+
+@lru_cache(maxsize=None)
+def _compiled_loop(name: str) -> Callable:
+    """:func:`_loop` with ``name``'s element function inlined."""
+    namespace = dict(_compiled_namespace())
+    namespace["_element"] = _jit(_rebound(FUSED_LOSSES[name].element, namespace), inline="always")
+    loop = _rebound(_loop, namespace)
+    # numba's on-disk cache is keyed by a function's qualified name and bytecode, the same for
+    # every loss's loop: a name of its own keeps each loss's machine code apart.
+    loop.__qualname__ = f"_loop_{name}"
+    return _jit(loop, nogil=True)
+
+
+@lru_cache(maxsize=None)
+def _compiled_total() -> Callable:
+    # Reassociation is allowed in this sum only (so LLVM adds in vector lanes): the order of its
+    # terms changes its rounding, not its meaning. The float64 accumulator keeps the sum of a long
+    # float32 chunk at float32 accuracy.
+    def total(values):
+        accumulator = 0.0
+        for i in range(values.shape[0]):
+            accumulator += values[i]
+        return accumulator
+
+    import numba
+
+    return numba.njit(nogil=True, fastmath={"reassoc"}, error_model="numpy", cache=True)(total)
+
+
+@lru_cache(maxsize=None)
+def _compiled_all_zero_one() -> Callable:
+    def all_zero_one(y):
+        # Counted a block at a time, not tested element by element: a loop that can exit at any
+        # element is not vectorised, and labels that are all 0 or 1 are read to the end.
+        size = y.shape[0]
+        for start in range(0, size, _LABEL_BLOCK):
+            other = 0
+            for i in range(start, min(start + _LABEL_BLOCK, size)):
+                other += (y[i] != 0.0) & (y[i] != 1.0)  # NaN too
+            if other:
+                return False
+        return True
+
+    return _jit(all_zero_one, nogil=True)
+
+
+_LABEL_BLOCK = 4096
+
+
+# ---------------------------------------------------------------------------- chunks, threads
+
+_POOL: list[tuple[int, int, Any]] = []  # (process id, threads, ThreadPoolExecutor)
+
+
+def _executor(threads: int):
+    """A process-wide thread pool; a forked child gets its own, as the parent's threads are not its."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    if not _POOL or _POOL[0][:2] != (os.getpid(), threads):
+        _POOL[:] = [(os.getpid(), threads, ThreadPoolExecutor(threads, thread_name_prefix="losskit-fused"))]
+    return _POOL[0][2]
+
+
+def _thread_count() -> int:
+    import numba
+
+    return numba.get_num_threads()  # NUMBA_NUM_THREADS and numba.set_num_threads() apply here too
+
+
+def _run_chunks(size: int, run_chunk: Callable[[int, int, Any], float], dtype) -> float:
+    """``run_chunk(start, stop, buffer)`` over ``[0, size)`` in chunks; their totals added in chunk order."""
+    buffer_size = min(CHUNK_ELEMENTS, size)
+    starts = list(range(0, size, CHUNK_ELEMENTS))
+    threads = min(_thread_count(), len(starts))
+
+    def run_block(block: list[int]) -> list[float]:
+        buffer = np.empty(buffer_size, dtype=dtype)
+        return [run_chunk(start, min(start + CHUNK_ELEMENTS, size), buffer) for start in block]
+
+    if threads <= 1:
+        totals = run_block(starts)
+    else:
+        per_thread = -(-len(starts) // threads)
+        blocks = [starts[i:i + per_thread] for i in range(0, len(starts), per_thread)]
+        futures = [_executor(threads).submit(run_block, block) for block in blocks]
+        totals = [total for future in futures for total in future.result()]
+    return math.fsum(totals)
+
+
+# ------------------------------------------------------------------------------ the kernel
+
+def _fused_pointwise(call: Any) -> tuple[Any, tuple | None]:
+    """A "reduced" kernel (see :mod:`losskit._kernels`): ``(value, (grad,) or None)``."""
+    spec = FUSED_LOSSES[call.loss.name]
+    loop, chunk_total = _compiled_loop(call.loss.name), _compiled_total()
+    y_pred, weight, reduction = call.y_pred, call.weight, call.reduction
+    dtype, size, with_grad = y_pred.dtype, y_pred.size, call.order >= 1
+    # In the compute dtype, as the reference applies it: a kink (a residual equal to float32's
+    # epsilon=0.1) then falls on the same side of the parameter.
+    a = dtype.type(spec.parameter(call))
+    reduced = reduction != "none"
+    # The reduction's scale, as _reduction.reduce applies it: the gradient of an unweighted mean
+    # times 1/n, of a weighted one times w / sum(w) (a sum over nothing is taken as 1).
+    weighted = weight is not None
+    if reduction == "mean":
+        denominator = float(np.sum(weight)) if weighted else float(size)
+        denominator = denominator if denominator > 0 else 1.0
+    else:
+        denominator = 1.0
+    scale = 1.0 / denominator if (reduction == "mean" and not weighted) else 1.0
+    flat_true, flat_pred = call.y_true.reshape(-1), y_pred.reshape(-1)
+    flat_weight = weight.reshape(-1) if weighted else flat_pred[:0]
+    grad = np.empty_like(y_pred) if with_grad else None
+    flat_grad = grad.reshape(-1) if with_grad else flat_pred[:0]
+    values = None if reduced else np.empty_like(y_pred)
+    flat_values = None if reduced else values.reshape(-1)
+
+    def run_chunk(start: int, stop: int, buffer: Any) -> float:
+        out = buffer[:stop - start] if reduced else flat_values[start:stop]
+        loop(flat_true[start:stop], flat_pred[start:stop], flat_weight[start:stop] if weighted else flat_weight,
+             a, scale, denominator, out, flat_grad[start:stop] if with_grad else flat_grad, with_grad, weighted)
+        return chunk_total(out) if reduced else 0.0
+
+    total = _run_chunks(size, run_chunk, dtype)
+    if not reduced:
+        return values, ((grad,) if with_grad else None)
+    value = total / denominator if reduction == "mean" else total
+    if spec.root:
+        # _reduction.reduce: d sqrt(m) = dm / (2 sqrt(m)), the subgradient 0 at a perfect fit.
+        value = math.sqrt(value)
+        if with_grad:
+            np.multiply(grad, 0.5 / value if value > 0 else 0.0, out=grad)
+    return np.asarray(value, dtype=dtype), ((grad,) if with_grad else None)
+
+
+# ------------------------------------------------------------------------------ acceptance
+
+@lru_cache(maxsize=None)
+def numba_available() -> bool:
+    """Whether numba can be imported (without importing it)."""
+    return importlib.util.find_spec("numba") is not None
+
+
+def _fused_array(x: Any, dtype: Any) -> bool:
+    return type(x) is np.ndarray and x.dtype == dtype and x.flags.c_contiguous
+
+
+def _accepts(call: Any) -> bool:
+    """The calls where the fused kernel equals the reference (see the module docstring)."""
+    y_pred = call.y_pred
+    if call.size < FUSED_MIN_ELEMENTS or not numba_available() or len(call.predictions) != 1:
+        return False
+    dtype = y_pred.dtype
+    if dtype not in _FLOAT_DTYPES or not _fused_array(y_pred, dtype) or not _fused_array(call.y_true, dtype):
+        return False
+    weight = call.weight
+    if weight is not None and (weight.shape != y_pred.shape or not _fused_array(weight, dtype)):
+        return False  # a prefix-shaped weight would need an index division per element
+    return call.params.get("pos_weight") is None
+
+
+for _name in FUSED_LOSSES:
+    register_kernel(_name, "numpy", _fused_pointwise, _accepts, name="numba_fused", style="reduced", max_order=1)
+del _name
