@@ -71,6 +71,18 @@ def _logit_rows():
     ])
 
 
+def _score_rows():
+    # Margin scores are finite by contract (infinite ones make the hinge's 0 * inf undefined).
+    return np.array([
+        [0.0, 0.0, 0.0, 0.0, 0.0],
+        [1e4, -1e4, 0.0, 1.0, 2.0],
+        [1.0, 1.0, 1.0, 1.0, 1.0],
+        [-1e4, 0.0, 1.0, 0.0, 2.0],
+        [NAN, 0.0, 1.0, 2.0, 3.0],
+        [0.0, 1.0, 0.0, 0.0, 0.0],
+    ])
+
+
 def _probability_rows():
     return np.array([
         [1.0, 0.0, 0.0, 0.0, 0.0],
@@ -97,9 +109,19 @@ def _rows(size: int) -> int:
     return max(size // CLASSES, 8)
 
 
-def edge_case(loss: lk.Loss, size: int, dtype=np.float64, seed: int = 0) -> tuple:
-    """Arguments ``(y_true, *predictions)`` of about ``size`` prediction elements with the edges of ``loss``."""
+def edge_case(loss: lk.Loss, size: int, dtype=np.float64, seed: int = 0, edges: bool = True) -> tuple:
+    """Arguments ``(y_true, *predictions)`` of about ``size`` prediction elements with the edges of ``loss``.
+
+    ``edges=False`` gives the same ordinary values without the edges (the inputs on which a
+    data-checked kernel may accept the call).
+    """
     loss = lk.get(loss)
+    if not edges:
+        shape = (size,) if loss.kind == "pointwise" else (_rows(size), CLASSES)
+        args = make_case(loss, shape, seed=seed).args
+        if loss.label_format == "signed" and seed % 2:
+            args = ((args[0] + 1.0) / 2.0, *args[1:])
+        return tuple([args[0] if loss.kind == "sparse" else args[0].astype(dtype)] + [a.astype(dtype) for a in args[1:]])
     if loss.kind == "pointwise":
         case = make_case(loss, (size,), seed=seed)
         args = [np.array(a) for a in case.args]
@@ -116,7 +138,7 @@ def edge_case(loss: lk.Loss, size: int, dtype=np.float64, seed: int = 0) -> tupl
         rows = _rows(size)
         case = make_case(loss, (rows, CLASSES), seed=seed)
         args = [np.array(a) for a in case.args]
-        predictions = _logit_rows() if loss.prediction_space in ("logits", "scores") else _probability_rows()
+        predictions = {"logits": _logit_rows, "scores": _score_rows}.get(loss.prediction_space, _probability_rows)()
         labels = _label_rows(loss)
         count = min(len(labels), rows // 2)
         for array, values in ((args[0], labels), (args[1], predictions)):

@@ -150,7 +150,7 @@ def test_keras_loss_equals_the_reference_per_sample(loss):
     lkk = pytest.importorskip("losskit.keras")
     args = make_case(loss, shapes(loss)[-1]).args
     value, _ = _reference(loss, args, "none")
-    keras_loss = lkk.loss_class(loss)(reduction=None)
+    keras_loss = lkk.loss_class(loss)(reduction=None, dtype="float64")
     if len(loss.inputs) > 1:  # Keras passes one y_pred: the predictions stacked on a last axis
         prediction = np.stack(args[1:], axis=-1)
     else:

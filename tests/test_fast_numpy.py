@@ -23,6 +23,8 @@ from losskit.backends import numpy_fused
 numba = pytest.importorskip("numba")
 
 KERNELS = _kernels.kernels(backend="numpy")
+POINTWISE_KERNELS = [kernel for kernel in KERNELS if lk.get(kernel.loss).kind == "pointwise"]
+CLASS_AXIS_KERNELS = [kernel for kernel in KERNELS if lk.get(kernel.loss).kind != "pointwise"]
 CHUNK = numpy_fused.CHUNK_ELEMENTS
 SIZES = {
     "past-threshold": numpy_fused.FUSED_MIN_ELEMENTS + 1,
@@ -114,7 +116,7 @@ def _assert_equal_to_reference(kernel, y_true, y_pred, kwargs, rtol):
 
 
 def _cases():
-    for kernel in KERNELS:
+    for kernel in POINTWISE_KERNELS:
         loss = lk.get(kernel.loss)
         for params in [{}] + PARAMS.get(loss.name, []):
             for signed in ((False, True) if loss.name in SIGNED else (False,)):
@@ -142,7 +144,7 @@ def test_kernel_equals_reference_at_edge_values(kernel, params, signed, size):
                 _assert_equal_to_reference(kernel, y_true, y_pred, kwargs, rtol)
 
 
-@pytest.mark.parametrize("kernel", KERNELS, ids=lambda k: f"{k.loss}-{k.name}")
+@pytest.mark.parametrize("kernel", POINTWISE_KERNELS, ids=lambda k: f"{k.loss}-{k.name}")
 def test_kernel_propagates_inf_and_nan_as_the_reference(kernel):
     # Unchecked values (checks off), so that NaN and inf labels reach the kernel as they reach the
     # reference; for the margin losses the NaN label also turns the {0, 1} conversion off.
@@ -166,10 +168,14 @@ def test_margin_losses_convert_labels_only_when_all_are_zero_or_one(name):
     assert not np.array_equal(converted, unconverted)
 
 
-@pytest.mark.parametrize("name", ["huber", "sigmoid_cross_entropy"])
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # inf - inf in the masked rows, on both sides
+@pytest.mark.parametrize("name", ["huber", "sigmoid_cross_entropy", "hinge", "sparse_softmax_cross_entropy"])
 def test_reduced_value_and_gradient_do_not_depend_on_the_thread_count(name):
     loss = lk.get(name)
-    y_true, y_pred = _inputs(loss, 8 * CHUNK + 5, np.float32, _finite_edges(loss, False))
+    if loss.kind == "pointwise":
+        y_true, y_pred = _inputs(loss, 8 * CHUNK + 5, np.float32, _finite_edges(loss, False))
+    else:
+        y_true, y_pred = _softmax_inputs(8 * SOFTMAX_CHUNK_ROWS[1000] + 5, 1000, np.float32, np.int64, ignore=False)
     before = numba.get_num_threads()
     results = []
     try:
@@ -182,6 +188,7 @@ def test_reduced_value_and_gradient_do_not_depend_on_the_thread_count(name):
     assert all(result == results[0] for result in results)
 
 
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # inf - inf in the masked rows, on both sides
 def test_calls_the_kernels_do_not_cover_take_the_reference():
     size = SIZES["many-chunks"]
     y_true, logits = _inputs(lk.sigmoid_cross_entropy, size, np.float64, [(0.0, 0.0)])
@@ -192,6 +199,9 @@ def test_calls_the_kernels_do_not_cover_take_the_reference():
     ]
     weight_rows = (y_true[: size - 17].reshape(-1, 16), logits[: size - 17].reshape(-1, 16))
     declined.append((lk.huber, weight_rows, {"sample_weight": np.ones(weight_rows[0].shape[0])}))  # prefix-shaped
+    labels, class_logits = _softmax_inputs(ROW_COUNTS["many-chunks"](7), 7, np.float64, np.int64, ignore=False)
+    declined.append((lk.sparse_softmax_cross_entropy, (labels, class_logits), {"label_smoothing": 0.1}))
+    declined.append((lk.sparse_softmax_cross_entropy, (labels, np.ascontiguousarray(class_logits.T)), {"axis": 0}))
     for loss, arrays, kwargs in declined:
         call = loss.prepare(arrays, kwargs, order=1)
         kernel = _kernels.select(call)
@@ -218,6 +228,122 @@ def test_invalid_value_deep_in_a_large_input_raises_the_usual_error():
     y_true[-2] = -1.0
     with pytest.raises(ValueError, match="y_true must be non-negative"):
         lk.poisson.value_and_grad(y_true, y_pred)
+
+
+# --------------------------------------------------------------- losses over a class axis
+
+SOFTMAX_CHUNK_ROWS = {classes: max(1, numpy_fused.SOFTMAX_CHUNK_ELEMENTS // classes) for classes in (7, 1000)}
+# Rows of logits: the first one past the size from which the kernel accepts a call, one whole
+# chunk, and many chunks with a ragged last one (the threaded path).
+ROW_COUNTS = {
+    "past-threshold": lambda classes: numpy_fused.FUSED_MIN_ELEMENTS // classes + 1,
+    "one-chunk": lambda classes: SOFTMAX_CHUNK_ROWS[classes],
+    "many-chunks": lambda classes: 3 * SOFTMAX_CHUNK_ROWS[classes] + 5,
+}
+IGNORE = -100  # PyTorch's default ignore_index
+
+
+def _edge_rows(classes: int):
+    """(label, logits row) pairs on every branch of the reference: masked, infinite, NaN and huge logits."""
+    inf, nan = np.inf, np.nan
+    rows = [
+        (0, np.zeros(classes)),
+        (1, np.r_[1e4, -1e4, np.zeros(classes - 2)]),  # saturated: softmax 1 and 0, the loss 2e4
+        (0, np.r_[1e4, -1e4, np.zeros(classes - 2)]),  # the label predicted with certainty: loss 0
+        (2, np.r_[-inf, 0.0, 1.0, -inf, np.full(classes - 4, 2.0)]),  # masked classes
+        (0, np.r_[-inf, 0.0, 1.0, np.zeros(classes - 3)]),  # the label masked: an infinite loss
+        (3, np.full(classes, -inf)),  # every class masked: NaN
+        (1, np.r_[inf, np.zeros(classes - 1)]),  # shift 0, inf - inf
+        (0, np.r_[inf, inf, np.zeros(classes - 2)]),
+        (4, np.r_[nan, np.arange(classes - 1.0)]),
+        (2, np.full(classes, -1e4)),
+        (classes - 1, np.r_[np.zeros(classes - 1), 30.0]),
+        (IGNORE, np.r_[nan, inf, np.zeros(classes - 2)]),  # ignored (with ignore_index): 0 whatever its logits
+    ]
+    return rows
+
+
+def _softmax_inputs(rows: int, classes: int, dtype, label_dtype, *, ignore: bool, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, classes, rows)
+    logits = rng.normal(0.0, 3.0, (rows, classes))
+    if ignore:
+        labels[1::3] = IGNORE
+    edges = [(label, row) for label, row in _edge_rows(classes) if ignore or label != IGNORE]
+    count = len(edges)
+    chunk = SOFTMAX_CHUNK_ROWS[classes]
+    for start in sorted({0, min(max(chunk - count // 2, 0), rows - count), rows - count}):
+        for offset, (label, row) in enumerate(edges):
+            labels[start + offset], logits[start + offset] = label, row
+    if not ignore or np.iinfo(label_dtype).min > IGNORE:
+        labels = np.where(labels == IGNORE, 0, labels)
+    return labels.astype(label_dtype), logits.astype(dtype)
+
+
+def _softmax_params(classes: int, dtype):
+    class_weight = np.linspace(0.0, 2.0, classes).astype(dtype)  # a class of weight 0 too
+    return [
+        ("defaults", {}),
+        ("class_weight", {"class_weight": class_weight}),
+        ("ignore_index", {"ignore_index": IGNORE}),
+        ("class_weight+ignore_index", {"class_weight": class_weight, "ignore_index": IGNORE}),
+    ]
+
+
+def test_every_class_axis_kernel_is_sparse_softmax():
+    # The tests below build sparse integer labels; a new class-axis kernel needs its own inputs.
+    assert {kernel.loss for kernel in CLASS_AXIS_KERNELS} <= {"sparse_softmax_cross_entropy"}
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # the reference's ufuncs warn at inf - inf, as NumPy's exp here
+@pytest.mark.parametrize("kernel", CLASS_AXIS_KERNELS, ids=lambda k: f"{k.loss}-{k.name}")
+@pytest.mark.parametrize("classes", [7, 1000])
+@pytest.mark.parametrize("rows", ROW_COUNTS.values(), ids=ROW_COUNTS.keys())
+def test_softmax_kernel_equals_reference_at_edge_values(kernel, classes, rows):
+    loss = lk.get(kernel.loss)
+    rows = rows(classes)
+    for dtype, rtol, label_dtype in ((np.float64, 1e-12, np.int64), (np.float32, 2e-5, np.int32),
+                                     (np.float32, 2e-5, np.uint16)):
+        for name, params in _softmax_params(classes, dtype):
+            ignore = "ignore_index" in params
+            if ignore and np.iinfo(label_dtype).min > IGNORE:
+                continue  # an unsigned label cannot be -100
+            labels, logits = _softmax_inputs(rows, classes, dtype, label_dtype, ignore=ignore)
+            weight = np.random.default_rng(1).uniform(0.0, 2.0, rows).astype(dtype)
+            weight[::7] = 0.0
+            for reduction in loss.reductions:
+                for sample_weight in (None, weight):
+                    kwargs = dict(params, reduction=reduction, sample_weight=sample_weight)
+                    _assert_equal_to_reference(kernel, labels, logits, kwargs, rtol)
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+def test_softmax_kernel_takes_leading_axes_and_a_prefix_shaped_weight():
+    kernel = next(k for k in CLASS_AXIS_KERNELS if k.loss == "sparse_softmax_cross_entropy")
+    labels, logits = _softmax_inputs(6 * 700, 7, np.float64, np.int8, ignore=True)
+    labels, logits = labels.reshape(6, 700), logits.reshape(6, 700, 7)
+    weight = np.linspace(0.0, 2.0, 6)
+    for reduction in ("none", "sum", "mean"):
+        kwargs = {"reduction": reduction, "sample_weight": weight, "ignore_index": IGNORE}
+        _assert_equal_to_reference(kernel, labels, logits, kwargs, 1e-12)
+
+
+def test_softmax_kernel_with_invalid_labels_and_checks_off_does_what_the_reference_does():
+    rows = ROW_COUNTS["many-chunks"](7)
+    labels, logits = _softmax_inputs(rows, 7, np.float64, np.int64, ignore=False)
+    loss = lk.sparse_softmax_cross_entropy
+    labels[-3] = -1  # NumPy's take_along_axis reads it from the end
+    with lk.value_checks(False), np.errstate(all="ignore"):
+        value, grad = loss.value_and_grad(labels, logits, reduction="sum")
+        with lk.reference_only():
+            expected_value, expected_grad = loss.value_and_grad(labels, logits, reduction="sum")
+        np.testing.assert_array_equal(value, expected_value)
+        np.testing.assert_array_equal(grad, expected_grad)
+        labels[-3] = 7
+        with pytest.raises(IndexError):
+            loss.value_and_grad(labels, logits)
+        with lk.reference_only(), pytest.raises(IndexError):
+            loss.value_and_grad(labels, logits)
 
 
 def _run_python(script: str) -> subprocess.CompletedProcess:

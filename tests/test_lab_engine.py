@@ -97,11 +97,85 @@ def test_metric_keyword_overrides_the_ranking_metric():
         ("breast_cancer", "poisson", "cannot be trained on binary class labels"),
         ("heavy_tailed_regression", "poisson", "poisson needs non-negative targets"),
         ("heavy_tailed_regression", "msle", "mean_squared_logarithmic_error needs non-negative targets"),
+        ("breast_cancer", "gaussian_nll", "predicts mean and variance of a continuous target"),
     ],
 )
 def test_impossible_loss_and_task_pairings_are_rejected_with_the_reason(dataset, loss, message):
     with pytest.raises(ValueError, match=message):
         quiet_compare(dataset=dataset, losses=[loss], seeds=1, epochs=1)
+
+
+# ----------------------------------------------------------------------------- several predictions
+
+
+def test_a_loss_with_a_mean_and_a_variance_gets_one_output_and_one_activation_per_prediction():
+    import torch
+
+    from losskit.lab.models import activate, build_model, head_for
+
+    head, notes = head_for(lk.gaussian_nll, "regression", 0)
+    assert (head.n_outputs, head.activations, notes) == (2, ("linear", "softplus"), [])
+    assert build_model("mlp", 4, head.n_outputs)(torch.zeros(3, 4)).shape == (3, 2)
+    raw = torch.tensor([[-5.0, -30.0], [0.5, 0.0], [2.0, 4.0]])
+    mean, variance = activate(head, raw)
+    torch.testing.assert_close(mean, raw[:, 0])  # the mean is the linear first output
+    assert variance.shape == (3,) and bool((variance > 0).all())  # softplus, even for a very negative raw output
+    torch.testing.assert_close(variance, torch.nn.functional.softplus(raw[:, 1]))
+
+
+@pytest.mark.parametrize(
+    ("name", "task", "n_classes", "expected", "output_shape"),
+    [
+        ("mse", "regression", 0, ("regression", 1, "linear", "values", "identity"), (5,)),
+        ("poisson", "regression", 0, ("regression", 1, "exp", "values", "identity"), (5,)),
+        ("sigmoid_cross_entropy", "binary", 2, ("binary", 1, "linear", "binary", "sigmoid"), (5,)),
+        ("softmax_cross_entropy", "multiclass", 3, ("multiclass", 3, "linear", "one_hot", "softmax"), (5, 3)),
+    ],
+)
+def test_a_single_prediction_loss_keeps_its_one_output_head(name, task, n_classes, expected, output_shape):
+    import torch
+
+    from losskit.lab.models import activate, head_for
+
+    head, _ = head_for(lk.get(name), task, n_classes)
+    assert (head.task, head.n_outputs, head.activation, head.labels, head.to_probabilities) == expected
+    assert head.secondary == () and head.activations == (head.activation,)
+    output = activate(head, torch.randn(5, head.n_outputs))
+    assert isinstance(output, torch.Tensor) and output.shape == output_shape
+
+
+def test_gaussian_nll_is_compared_with_mse_on_its_mean_and_reports_its_variance():
+    result = quiet_compare(dataset="heteroscedastic_regression", losses="mse,gaussian_nll", seeds=1, epochs=30)
+    runs = {run.config.loss.name: run for run in result.runs}
+    gaussian, mse = runs["gaussian_nll"], runs["mean_squared_error"]
+    # The point metrics judge the mean, on the same scale as mse's prediction.
+    assert set(gaussian.metrics) == {*M.REGRESSION_METRICS, "nll", "coverage_95"}
+    assert all(math.isfinite(v) for v in gaussian.metrics.values())
+    assert gaussian.metrics["r2"] > 0.7 and abs(gaussian.metrics["rmse"] - mse.metrics["rmse"]) < 0.2 * mse.metrics["rmse"]
+    assert len(gaussian.test_predictions) == len(gaussian.test_targets)
+    # A trained variance covers about 95% of the clean test targets with its 95% interval.
+    assert 0.85 <= gaussian.metrics["coverage_95"] <= 1.0
+    # The variance metrics belong to losses that predict a variance: mse has none, and the
+    # summary marks it NaN so that the table keeps one column per metric.
+    assert set(mse.metrics) == set(M.REGRESSION_METRICS)
+    rows = {row["name"]: row for row in result.summary}
+    assert math.isnan(rows["mean_squared_error"]["nll_mean"]) and math.isfinite(rows["gaussian_nll"]["nll_mean"])
+    assert result.primary_metric == "rmse" and set(result.ranking) == {"mean_squared_error", "gaussian_nll"}
+
+
+def test_predictive_metrics_are_the_gaussian_log_likelihood_and_the_95_percent_coverage():
+    stats = pytest.importorskip("scipy.stats")
+    rng = np.random.default_rng(0)
+    mean, std = rng.normal(size=20000), rng.uniform(0.5, 3.0, 20000)
+    y = mean + std * rng.standard_normal(20000)
+    m = M.predictive_metrics(y, mean, std**2)
+    assert m["nll"] == pytest.approx(-np.mean(stats.norm.logpdf(y, mean, std)), rel=1e-12)
+    assert m["coverage_95"] == pytest.approx(0.95, abs=0.01)
+    # Too small a variance covers less and scores a worse likelihood.
+    small = M.predictive_metrics(y, mean, (std / 2) ** 2)
+    assert small["coverage_95"] < 0.75 and small["nll"] > m["nll"]
+    # A variance that collapsed to 0 is floored, not a division by zero.
+    assert math.isfinite(M.predictive_metrics([1.0], [0.0], [0.0], floor=1e-6)["nll"])
 
 
 def test_regression_loss_on_class_probabilities_trains_with_a_warning():

@@ -112,3 +112,27 @@ def test_fitted_estimator_survives_pickling():
     X, y = load_diabetes(return_X_y=True)
     model = LossRegressor(epochs=10).fit(X, y)
     np.testing.assert_array_equal(pickle.loads(pickle.dumps(model)).predict(X), model.predict(X))
+
+
+def test_gaussian_nll_regressor_predicts_the_mean_and_a_standard_deviation_that_follows_the_noise():
+    from losskit.lab import load_dataset
+
+    data = load_dataset("heteroscedastic_regression")  # noise std 0.5 + 2.5 |x0|
+    X, y = data.X, data.y
+    model = LossRegressor(loss="gaussian_nll", model="mlp", epochs=80).fit(X, y)
+    assert model.network_(torch.zeros(1, X.shape[1])).shape == (1, 2)  # a mean and a variance output
+    mean = model.predict(X)
+    assert mean.shape == (len(y),) and model.score(X, y) > 0.7  # R2 of the mean, in y's units
+    same_mean, std = model.predict(X, return_std=True)
+    np.testing.assert_array_equal(same_mean, mean)
+    assert std.shape == (len(y),) and np.all(std > 0)
+    # The predicted spread tracks the true one: larger where |x0| is large.
+    quiet, noisy = np.abs(X[:, 0]) < 0.5, np.abs(X[:, 0]) > 1.5
+    assert np.median(std[noisy]) > 2 * np.median(std[quiet])
+
+
+def test_return_std_needs_a_loss_that_predicts_a_variance():
+    X, y = load_diabetes(return_X_y=True)
+    model = LossRegressor(loss="mse", epochs=5).fit(X, y)
+    with pytest.raises(ValueError, match="return_std needs a loss that predicts a variance"):
+        model.predict(X, return_std=True)

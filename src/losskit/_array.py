@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import math
 import sys
 from typing import Any
 
@@ -236,8 +237,10 @@ def log_softmax(xp: Namespace, x: Any) -> Any:
     """log softmax over the last axis, exact at huge logits and at -inf (masked) classes."""
     shift = xp.max(x, axis=-1, keepdims=True)
     # A row that is entirely -inf has no maximum to shift by; leave it at 0 so the row yields
-    # -inf - log(0) = NaN only through genuinely invalid input, never through the shift.
-    shift = xp.where(xp.isfinite(shift), shift, 0.0)
+    # -inf - log(0) = NaN only through genuinely invalid input, never through the shift. A +inf
+    # logit is kept as the shift: inf - inf makes the whole row NaN (value and gradient), as
+    # PyTorch's log_softmax does, rather than NaN at that class and 0 elsewhere.
+    shift = xp.where(shift == -math.inf, 0.0, shift)
     shifted = x - shift
     return shifted - xp.log(xp.sum(xp.exp(shifted), axis=-1, keepdims=True))
 

@@ -54,13 +54,13 @@ _TORCH_FUNCTION: list[Any] = []
 
 
 def _torch_value(call: Any) -> Any:
-    import torch
-
+    torch = sys.modules["torch"]  # a torch call: torch is imported
     if not torch.is_grad_enabled():
         return run(call)[0]
     if _other_inputs_require_grad(call):
         return run(call, reference=True)[0]
-    if not any(p.requires_grad for p in call.predictions):
+    predictions = call.predictions
+    if not (predictions[0].requires_grad or any(p.requires_grad for p in predictions[1:])):
         return run(call)[0]
     native = select(call, styles=("native",))
     if native is not None:
@@ -72,10 +72,11 @@ def _torch_value(call: Any) -> Any:
 
 
 def _other_inputs_require_grad(call: Any) -> bool:
-    import torch
-
-    others = [call.y_true, call.weight, *call.params.values()]
-    return any(isinstance(x, torch.Tensor) and x.requires_grad for x in others)
+    y_true, weight = call.y_true, call.weight
+    if (y_true is not None and y_true.requires_grad) or (weight is not None and weight.requires_grad):
+        return True
+    params = call.params
+    return any(params[name] is not None and params[name].requires_grad for name in call.loss._array_params)
 
 
 def _make_torch_function() -> Any:

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
+import math
 import textwrap
 from dataclasses import dataclass, field
 from typing import Any, Callable, NamedTuple
 
 import numpy as np
 
+from . import _autodiff
 from . import _validation as V
 from ._array import (
-    Namespace, _library_name, as_array, floating_dtypes, is_concrete, is_floating, is_integral, namespace_of,
+    _NAMESPACE_BY_TYPE, Namespace, _library_name, as_array, floating_dtypes, is_concrete, is_floating, is_integral, namespace_of,
 )
 from ._reduction import REDUCTIONS, check_reduction
 
@@ -133,6 +135,7 @@ class Loss:
         if len(self.input_shapes) != len(self.inputs) - 1 or not set(self.input_shapes) <= {"same", "loss"}:
             raise ValueError(f"input_shapes must give 'same' or 'loss' for each input after the first; got {self.input_shapes!r}")
         object.__setattr__(self, "_defaults", {p.name: p.default for p in self.params})
+        object.__setattr__(self, "_plans", {})
         object.__setattr__(self, "_array_params", tuple(p.name for p in self.params if p.is_array))
         object.__setattr__(self, "_argument_names", (("y_true",) if self.has_target else ()) + self.inputs)
         object.__setattr__(self, "__signature__", self._signature())
@@ -237,7 +240,26 @@ class Loss:
     _bind_params = bind_params
 
     def prepare(self, args: tuple, kwargs: dict, *, order: int = 0) -> "Call":
-        """Normalise one call once: namespace, dtypes, shapes, class axis, weights, parameters, checks."""
+        """Normalise one call once: namespace, dtypes, shapes, class axis, weights, parameters, checks.
+
+        A training loop calls a loss with arrays of the same types, dtypes and shapes and the same
+        scalar options every step, so everything but the value checks is decided once per such
+        signature and reused (``_PreparedPlan``); a call that needed a conversion, an axis move,
+        weights or array parameters always takes the whole path.
+        """
+        key = _plan_key(args, kwargs, len(self._argument_names))
+        if key is not None:
+            plan = self._plans.get(key)
+            if plan is not None:
+                return plan.call(args, order)
+        call, cacheable = self._prepare(args, kwargs, order)
+        if key is not None and cacheable:
+            if len(self._plans) >= _MAX_PLANS:
+                self._plans.clear()
+            self._plans[key] = _PreparedPlan(call)
+        return call
+
+    def _prepare(self, args: tuple, kwargs: dict, order: int) -> tuple["Call", bool]:
         values, kwargs = self._split_arguments(args, dict(kwargs))
         sample_weight = kwargs.pop("sample_weight", None)
         reduction = check_reduction(kwargs.pop("reduction", "mean"), self.reductions, self.name)
@@ -294,11 +316,15 @@ class Loss:
 
         if self.check_inputs is not None:
             self.check_inputs(xp, given_true, *given, params)
-        return Call(
+        call = Call(
             loss=self, xp=xp, backend=backend, y_true=y_true, predictions=tuple(predictions),
             params=params, weight=weight, reduction=reduction, order=order, out_dtype=out_dtype,
             compute_dtype=compute_dtype, loss_shape=loss_shape, axis=axis if moved else None,
         )
+        unchanged = all(p is v for p, v in zip(call.predictions, values[len(values) - len(self.inputs):]))
+        unchanged = unchanged and (not self.has_target or y_true is values[0]) and given_true is y_true
+        cacheable = unchanged and not moved and weight is None and not array_params
+        return call, cacheable
 
     def _check_shapes(self, xp: Namespace, y_true: Any, predictions: list) -> tuple:
         first, pred_name = predictions[0], self.pred_name
@@ -334,8 +360,6 @@ class Loss:
         ``grad`` and ``hessian`` are None below their order; with several predictions ``grad``
         is a tuple.
         """
-        from . import _autodiff
-
         if call.order == 0:
             value = _autodiff.value(call)
             grads = hess = None
@@ -428,6 +452,53 @@ class Loss:
 
 _MISSING = object()
 
+# Keyword values that may key a prepared plan: immutable, hashable and compared by value.
+_PLAIN_OPTION_TYPES = frozenset((type(None), bool, int, float, str))
+_MAX_PLANS = 64
+
+
+def _plan_key(args: tuple, kwargs: dict, arity: int) -> tuple | None:
+    """What fixes everything ``prepare`` decides about a call, or None when the call is not plain.
+
+    Plain: every array positional and of a known array type, every option a Python scalar.
+    """
+    if len(args) != arity:
+        return None
+    known = _NAMESPACE_BY_TYPE
+    arrays = []
+    for a in args:
+        kind = type(a)
+        if kind not in known:
+            return None
+        arrays.append((kind, a.dtype, a.shape))
+    for value in kwargs.values():
+        if type(value) not in _PLAIN_OPTION_TYPES:
+            return None
+    return tuple(arrays), tuple(kwargs.items())
+
+
+class _PreparedPlan:
+    """The decisions of one prepared call, replayed for a new call with the same signature."""
+
+    __slots__ = ("template", "check")
+
+    def __init__(self, call: "Call"):
+        self.template = call
+        loss = call.loss
+        self.check = loss.check_inputs
+
+    def call(self, args: tuple, order: int) -> "Call":
+        template = self.template
+        loss = template.loss
+        if loss.has_target:
+            y_true, predictions = args[0], tuple(args[1:])
+        else:
+            y_true, predictions = None, tuple(args)
+        if self.check is not None:
+            self.check(template.xp, y_true, *predictions, template.params)
+        return Call(loss, template.xp, template.backend, y_true, predictions, template.params, None,
+                    template.reduction, order, template.out_dtype, template.compute_dtype, template.loss_shape)
+
 
 def _saturating_cast(xp: Namespace, x: Any, dtype: Any) -> Any:
     """Cast a float32 result back to a narrow input dtype, saturating finite values.
@@ -441,13 +512,15 @@ def _saturating_cast(xp: Namespace, x: Any, dtype: Any) -> Any:
         x = xp.where(xp.isfinite(x), xp.clip(x, min=-largest, max=largest), x)
     return xp.astype(x, dtype)
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Call:
     """One prepared call of a loss: what every kernel, bridge and adapter reads.
 
     Built once by :meth:`Loss.prepare`: the arrays are in the compute dtype, on one library, the
     class axis last, the shapes and (for concrete values) the values checked, the parameters
     validated. ``order`` is 0 for the value, 1 with the gradient, 2 with the Hessian diagonal.
+    Treat it as immutable (``replace`` makes a changed copy); it is a plain slotted class
+    rather than a frozen dataclass because it is built on every call of a loss.
     """
 
     loss: Loss
@@ -471,17 +544,10 @@ class Call:
     @property
     def size(self) -> int:
         """Number of elements of the first prediction."""
-        return _size(self.predictions[0].shape)
+        return math.prod(self.predictions[0].shape)
 
     def replace(self, **changes: Any) -> "Call":
         return dataclasses.replace(self, **changes)
-
-
-def _size(shape: tuple) -> int:
-    total = 1
-    for dim in shape:
-        total *= int(dim)
-    return total
 
 
 def _class_axis(axis: Any, x: Any, pred_name: str) -> int:

@@ -66,7 +66,7 @@ gaussian_nll = register(Loss(
     gradient_formula=r"\partial\ell/\partial\mu = (\mu - y)/\tilde v,\ "
                      r"\partial\ell/\partial v = \tfrac12\left(1 - (\mu - y)^2/\tilde v\right)/\tilde v,\ "
                      r"\tilde v = \max(v, \epsilon)",
-    output_activation="linear (mean), softplus or exp (variance)",
+    output_activation="linear, softplus",  # one per prediction: the mean, the variance
     convex=False, robust_to_outliers=False, differentiable=True,
     description="""
         A model with two outputs, a mean and a variance per target, fitted by maximum

@@ -8,6 +8,8 @@ the one-hot array.
 
 from __future__ import annotations
 
+import math
+
 import array_api_compat
 
 from . import _validation as V
@@ -147,7 +149,7 @@ def _sparse(kernel):
 def _sparse_softmax_kernel(xp, labels, logits, *, label_smoothing, class_weight, with_grad, with_hess=False):
     num_classes = logits.shape[-1]
     shift = xp.max(logits, axis=-1, keepdims=True)
-    shift = xp.where(xp.isfinite(shift), shift, 0.0)
+    shift = xp.where(shift == -math.inf, 0.0, shift)  # as _array.log_softmax: +inf rows are NaN
     shifted = logits - shift
     exp_shifted = xp.exp(shifted)
     sum_exp = xp.sum(exp_shifted, axis=-1, keepdims=True)

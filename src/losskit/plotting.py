@@ -265,7 +265,12 @@ def _evaluate(loss: Loss, x: np.ndarray, target: float) -> tuple[np.ndarray, np.
 def _evaluate_block(loss: Loss, x: np.ndarray, target: float, *, reduction: str) -> tuple[np.ndarray, np.ndarray]:
     if loss.task == "regression":
         y_true = np.full_like(x, target)
-        value, gradient = loss.value_and_grad(y_true, y_true + x, reduction=reduction)
+        # A loss with several predictions is drawn against its first (the mean of gaussian_nll)
+        # with the others at 1 (a unit variance), and its gradient is the first one's.
+        others = [np.ones_like(x) for _ in loss.inputs[1:]]
+        value, gradient = loss.value_and_grad(y_true, y_true + x, *others, reduction=reduction)
+        if isinstance(gradient, tuple):
+            gradient = gradient[0]
         return np.asarray(value, dtype=float), np.asarray(gradient, dtype=float)
     if loss.task == "binary":
         return _binary_curve(loss, x, reduction)

@@ -24,6 +24,11 @@ NumPy arrays of the prediction's shape; the loss's parameters are ones the eleme
 covers (``sigmoid_cross_entropy`` without ``pos_weight``). Any other call runs the reference.
 numba itself is imported only when a call is accepted, so small calls never pay for it.
 
+``sparse_softmax_cross_entropy`` has a kernel of its own (its section below): a hybrid of compiled
+row loops and NumPy's exp, sum and log on cache-resident chunks of rows, over the same thread pool;
+it accepts what :func:`_accepts_sparse_softmax` states (no label smoothing; class weights,
+``ignore_index`` and sample weights covered).
+
 Transcendental functions go through numba's scalar libm calls, which LLVM does not vectorise;
 with Intel's SVML runtime installed (``intel-cmplr-lib-rt``) numba vectorises them with the
 high-accuracy SVML variants, at no change here.
@@ -42,7 +47,7 @@ from typing import Any, Callable
 import numpy as np
 
 from .._array import GRAD_DENOMINATOR_FLOOR, LOG_FLOOR
-from .._kernels import register_kernel
+from .._kernels import register_kernel, run as _run_kernel
 
 __all__ = ["FUSED_MIN_ELEMENTS", "CHUNK_ELEMENTS", "FUSED_LOSSES"]
 
@@ -258,7 +263,7 @@ def _logistic(y, p, convert):
 
 
 # Called by the element functions above; compiled with them (see _compiled_namespace).
-_HELPERS = (_sign, _huber_terms, _clamped_log, _smoothed, _signed)
+_HELPERS = (_sign, _huber_terms, _clamped_log, _clamped_log1m, _smoothed, _signed)
 
 
 # ------------------------------------------------------------------------------- the table
@@ -275,7 +280,13 @@ def _parameter(name: str) -> Callable[[Any], float]:
 
 
 def _signed_labels_flag(call: Any) -> float:
-    return 1.0 if _compiled_all_zero_one()(call.y_true.reshape(-1)) else 0.0
+    # A pass over all labels before the loss's own pass: chunked over the thread pool like it, so
+    # that it is not the one stretch of the call that runs on a single core.
+    labels = call.y_true.reshape(-1)
+    all_zero_one = _compiled_all_zero_one()
+    others = _run_chunks(labels.size, lambda start, stop, buffer: 0.0 if all_zero_one(labels[start:stop]) else 1.0,
+                         labels.dtype, buffer_size=0)
+    return 1.0 if others == 0 else 0.0
 
 
 @dataclass(frozen=True)
@@ -428,15 +439,20 @@ def _thread_count() -> int:
     return numba.get_num_threads()  # NUMBA_NUM_THREADS and numba.set_num_threads() apply here too
 
 
-def _run_chunks(size: int, run_chunk: Callable[[int, int, Any], float], dtype) -> float:
-    """``run_chunk(start, stop, buffer)`` over ``[0, size)`` in chunks; their totals added in chunk order."""
-    buffer_size = min(CHUNK_ELEMENTS, size)
-    starts = list(range(0, size, CHUNK_ELEMENTS))
+def _run_chunks(size: int, run_chunk: Callable[[int, int, Any], float], dtype, *,
+                chunk: int = CHUNK_ELEMENTS, buffer_size: int | None = None) -> float:
+    """``run_chunk(start, stop, buffer)`` over ``[0, size)`` in chunks; their totals added in chunk order.
+
+    A unit of ``size`` is an element (pointwise losses) or a row (softmax); each thread gets one
+    scratch ``buffer`` of ``buffer_size`` elements (default: one chunk's).
+    """
+    buffer_size = min(chunk, size) if buffer_size is None else buffer_size
+    starts = list(range(0, size, chunk))
     threads = min(_thread_count(), len(starts))
 
     def run_block(block: list[int]) -> list[float]:
         buffer = np.empty(buffer_size, dtype=dtype)
-        return [run_chunk(start, min(start + CHUNK_ELEMENTS, size), buffer) for start in block]
+        return [run_chunk(start, min(start + chunk, size), buffer) for start in block]
 
     if threads <= 1:
         totals = run_block(starts)
@@ -494,6 +510,209 @@ def _fused_pointwise(call: Any) -> tuple[Any, tuple | None]:
     return np.asarray(value, dtype=dtype), ((grad,) if with_grad else None)
 
 
+# ------------------------------------------------------------------ sparse softmax cross-entropy
+#
+# A hybrid, chunk by chunk of rows: a compiled loop writes each row's logits minus its maximum into
+# the gradient's rows (into a scratch buffer for a value-only call); NumPy's exp, row sum and log
+# run on that cache-resident chunk; a second compiled loop finishes the loss and scales the
+# gradient in place. The logits are read from memory once and the gradient written once.
+#
+# exp, the row sums and log are NumPy's own, not compiled ones, because they decide the result
+# where it cancels: the gradient of the label's logit is softmax - 1, and in float32 a sum of
+# exps one ulp apart moves it by two ulp of 1, which is all of such an entry when the label is
+# predicted well. With the reference's ufuncs on the same values these entries are the
+# reference's to the bit (NumPy's sum of a row does not depend on the rows around it), and every
+# other step is the reference's operation in the compute dtype.
+
+def _row_max(row):
+    """The largest non-NaN entry of ``row`` (-inf if none).
+
+    Eight running maxima, not one: a single one makes every comparison wait for the previous
+    one, and LLVM may not split it itself without reassociating. A NaN is skipped here, which
+    changes nothing: it makes its row's sum and every result of the row NaN whatever the shift,
+    as in the reference.
+    """
+    size = row.shape[0]
+    body = size - size % 8
+    m0 = m1 = m2 = m3 = m4 = m5 = m6 = m7 = _real(-np.inf)
+    for s in range(0, body, 8):
+        v = row[s]
+        m0 = v if v > m0 else m0
+        v = row[s + 1]
+        m1 = v if v > m1 else m1
+        v = row[s + 2]
+        m2 = v if v > m2 else m2
+        v = row[s + 3]
+        m3 = v if v > m3 else m3
+        v = row[s + 4]
+        m4 = v if v > m4 else m4
+        v = row[s + 5]
+        m5 = v if v > m5 else m5
+        v = row[s + 6]
+        m6 = v if v > m6 else m6
+        v = row[s + 7]
+        m7 = v if v > m7 else m7
+    largest = m0
+    for m in (m1, m2, m3, m4, m5, m6, m7):
+        largest = m if m > largest else largest
+    for c in range(body, size):
+        largest = row[c] if row[c] > largest else largest
+    return largest
+
+
+def _real(x):
+    """Stands for the compute dtype's scalar type in the softmax loops; :func:`_compiled_softmax` binds it."""
+    raise NotImplementedError
+
+
+def _softmax_shift(logits, shifted, shifts):
+    # multiclass._sparse_softmax_kernel: the shift is the row's maximum, 0 for a row of -inf
+    # only; a +inf maximum is kept, so that the row is NaN as in the reference.
+    for i in range(logits.shape[0]):
+        row = logits[i]
+        shift = _row_max(row)
+        shift = _real(0.0) if shift == -np.inf else shift
+        shifts[i] = shift
+        out = shifted[i]
+        for c in range(row.shape[0]):
+            out[c] = row[c] - shift
+
+
+def _softmax_finish(labels, logits, shifts, sums, log_sums, exps, weight, class_weight, ignore_index, divisor,
+                    values, with_grad, weighted, has_class_weight, has_ignore):
+    """Each row's weighted loss into ``values``; ``exps`` (the gradient's rows) turned into the gradient.
+
+    The reference's steps in its order and dtype (multiclass._sparse_softmax_kernel, _sparse,
+    _reduction.reduce): loss = w_y (log_sum - (x_y - shift)); gradient (exp / sum) w_y - onehot w_y;
+    an ignored row 0 in both; then the sample weight w over the mean's divisor (1 for "sum" and
+    "none").
+    """
+    one = _real(1.0)
+    for i in range(logits.shape[0]):
+        label = np.int64(labels[i])
+        w = weight[i] if weighted else one
+        scale = w / _real(divisor)
+        if has_ignore and label == ignore_index:
+            values[i] = _real(0.0) * w
+            if with_grad:
+                exps[i, :] = _real(0.0) * scale
+            continue
+        label_weight = class_weight[label] if has_class_weight else one
+        values[i] = (label_weight * (log_sums[i] - (logits[i, label] - shifts[i]))) * w
+        if with_grad:
+            row, row_sum = exps[i], sums[i]
+            for c in range(row.shape[0]):
+                row[c] = (row[c] / row_sum) * label_weight
+            row[label] = row[label] - label_weight
+            for c in range(row.shape[0]):
+                row[c] = row[c] * scale
+
+
+def _softmax_labels(labels, classes, weight, class_weight, ignore_index, weighted, has_class_weight, has_ignore):
+    """(sum over kept rows of w * n, the mean's denominator; count of labels outside [0, classes))."""
+    total = 0.0
+    invalid = 0
+    for i in range(labels.shape[0]):
+        label = np.int64(labels[i])
+        if has_ignore and label == ignore_index:
+            continue
+        if label < 0 or label >= classes:
+            invalid += 1
+            continue
+        term = class_weight[label] if has_class_weight else 1.0
+        total += term * weight[i] if weighted else term
+    return total, invalid
+
+
+@lru_cache(maxsize=None)
+def _compiled_softmax(dtype_name: str) -> tuple[Callable, Callable, Callable]:
+    """:func:`_softmax_shift`, :func:`_softmax_finish` and :func:`_softmax_labels` for the compute dtype."""
+    namespace = dict(_compiled_namespace())
+    namespace["_real"] = getattr(np, dtype_name)
+    namespace["_row_max"] = _jit(_rebound(_row_max, namespace), inline="always")
+    compiled = []
+    for function in (_softmax_shift, _softmax_finish, _softmax_labels):
+        rebound = _rebound(function, namespace)
+        rebound.__qualname__ = f"{function.__name__}_{dtype_name}"  # see _compiled_loop
+        compiled.append(_jit(rebound, nogil=True))
+    return tuple(compiled)
+
+
+SOFTMAX_CHUNK_ELEMENTS = 1 << 18
+"""Logits (whole rows, at least one) per unit of work of the sparse softmax kernel.
+
+Each row is finished while it is in cache, so the chunk only sets how much compiled work one
+dispatch from Python buys; rows of a language model's vocabulary are large, and a chunk of a few
+of them keeps the GIL-holding bookkeeping between chunks small.
+"""
+
+
+def _fused_sparse_softmax(call: Any) -> tuple[Any, tuple | None]:
+    """A "reduced" kernel of sparse_softmax_cross_entropy: ``(value, (grad,) or None)``."""
+    logits = call.y_pred
+    dtype, classes = logits.dtype, logits.shape[-1]
+    rows = logits.size // classes
+    flat_logits = logits.reshape(rows, classes)
+    labels = call.y_true.reshape(-1)
+    weight = call.weight
+    weighted = weight is not None
+    if weighted:
+        missing = len(call.loss_shape) - weight.ndim
+        weight = np.broadcast_to(weight.reshape(weight.shape + (1,) * missing), call.loss_shape).reshape(-1)
+    else:
+        weight = flat_logits[0, :0]
+    class_weight = call.params.get("class_weight")
+    has_class_weight = class_weight is not None
+    class_weight = np.ascontiguousarray(class_weight) if has_class_weight else flat_logits[0, :0]
+    ignore_index = call.params.get("ignore_index")
+    has_ignore = ignore_index is not None
+    ignore_index = int(ignore_index) if has_ignore else 0
+
+    shift_rows, finish_rows, labels_pass = _compiled_softmax(dtype.name)
+    total_norm, invalid = labels_pass(labels, classes, weight, class_weight, ignore_index,
+                                      weighted, has_class_weight, has_ignore)
+    if invalid:
+        # Labels outside [0, classes) reach a kernel only with value checks off; whatever the
+        # reference then does (an IndexError, or a negative label read from the end) is the answer.
+        value, grads, _ = _run_kernel(call, reference=True)
+        return value, grads
+    reduction, with_grad = call.reduction, call.order >= 1
+    if reduction != "mean":
+        divisor = 1.0
+    elif weighted or has_class_weight or has_ignore:
+        divisor = total_norm if total_norm > 0 else 1.0
+    else:
+        divisor = float(rows)
+    reduced = reduction != "none"
+    grad = np.empty_like(logits) if with_grad else None
+    flat_grad = grad.reshape(rows, classes) if with_grad else flat_logits[:0]
+    values = None if reduced else np.empty(rows, dtype=dtype)
+    chunk_rows = max(1, SOFTMAX_CHUNK_ELEMENTS // classes)
+    # Per thread: the chunk's row values, shifts, sums and log-sums, and for a value-only call the
+    # exps of its rows.
+    scratch_size = 0 if with_grad else chunk_rows * classes
+
+    def run_chunk(start: int, stop: int, buffer: Any) -> float:
+        count = stop - start
+        out, shifts, sums, log_sums = (buffer[j * chunk_rows:j * chunk_rows + count] for j in range(4))
+        exps = flat_grad[start:stop] if with_grad else buffer[4 * chunk_rows:4 * chunk_rows + count * classes].reshape(count, classes)
+        chunk_logits = flat_logits[start:stop]
+        shift_rows(chunk_logits, exps, shifts)
+        np.exp(exps, out=exps)
+        np.sum(exps, axis=-1, out=sums)
+        np.log(sums, out=log_sums)
+        finish_rows(labels[start:stop], chunk_logits, shifts, sums, log_sums, exps,
+                    weight[start:stop] if weighted else weight, class_weight, ignore_index, divisor,
+                    out if reduced else values[start:stop], with_grad, weighted, has_class_weight, has_ignore)
+        return _compiled_total()(out) if reduced else 0.0
+
+    total = _run_chunks(rows, run_chunk, dtype, chunk=chunk_rows, buffer_size=4 * chunk_rows + scratch_size)
+    grads = (grad,) if with_grad else None
+    if not reduced:
+        return values.reshape(call.loss_shape), grads
+    return np.asarray(total / divisor if reduction == "mean" else total, dtype=dtype), grads
+
+
 # ------------------------------------------------------------------------------ acceptance
 
 @lru_cache(maxsize=None)
@@ -523,3 +742,35 @@ def _accepts(call: Any) -> bool:
 for _name in FUSED_LOSSES:
     register_kernel(_name, "numpy", _fused_pointwise, _accepts, name="numba_fused", style="reduced", max_order=1)
 del _name
+
+
+def _accepts_sparse_softmax(call: Any) -> bool:
+    """The calls where :func:`_fused_sparse_softmax` equals the reference.
+
+    numba is installed; at least :data:`FUSED_MIN_ELEMENTS` logits, a C-contiguous float32/float64
+    NumPy array (the class axis last as given: a moved axis is a strided view); integer labels of
+    any integer dtype; no label smoothing; class weights, ``ignore_index`` (within int64) and
+    sample weights of any accepted shape are covered.
+    """
+    if call.size < FUSED_MIN_ELEMENTS or not numba_available() or len(call.predictions) != 1:
+        return False
+    logits, labels = call.y_pred, call.y_true
+    if logits.dtype not in _FLOAT_DTYPES or not _fused_array(logits, logits.dtype):
+        return False
+    if type(labels) is not np.ndarray or labels.dtype.kind not in "iu":
+        return False
+    params = call.params
+    if params.get("label_smoothing"):
+        return False
+    class_weight = params.get("class_weight")
+    if class_weight is not None and type(class_weight) is not np.ndarray:
+        return False
+    ignore_index = params.get("ignore_index")
+    if ignore_index is not None and not -(1 << 63) <= int(ignore_index) < (1 << 63):
+        return False
+    weight = call.weight
+    return weight is None or type(weight) is np.ndarray
+
+
+register_kernel("sparse_softmax_cross_entropy", "numpy", _fused_sparse_softmax, _accepts_sparse_softmax,
+                name="numba_fused", style="reduced", max_order=1)

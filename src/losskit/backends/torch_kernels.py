@@ -156,13 +156,45 @@ def _no_weight(call: Any) -> bool:
     return call.weight is None and _mean_is_defined(call)
 
 
-def _pointwise_native(function: Callable[..., torch.Tensor], **param_names: str) -> Callable[[Any], torch.Tensor]:
-    def native(call):
-        kwargs = {torch_name: call.params[name] for torch_name, name in param_names.items()}
-        return function(call.y_pred, call.y_true, reduction=call.reduction, **kwargs)
+# PyTorch's reduction codes, as torch.nn._reduction.get_enum maps them.
+_REDUCTION_CODES = {"none": 0, "mean": 1, "sum": 2}
+
+
+def _l1_accepts(call: Any) -> bool:
+    # F.l1_loss's backward takes sign(NaN) as 0 in its vectorised loop, where the catalog's
+    # gradient at a NaN residual is NaN: the twin serves values, the analytic path gradients.
+    return _no_weight(call) and not any(p.requires_grad for p in call.predictions)
+
+
+def _pointwise_native(function: Callable[..., torch.Tensor], *param_names: str) -> Callable[[Any], torch.Tensor]:
+    """Call the ATen kernel behind ``function`` directly, or ``function`` where there is none.
+
+    The shapes are already checked equal by Loss.prepare, so the Python wrapper's broadcasting
+    check and warning (``torch.nn.functional``) would only add its call overhead, which at small
+    batch sizes is as large as the kernel itself.
+    """
+    aten = getattr(torch._C._nn, function.__name__, None)
+    if aten is None:
+        def native(call):
+            kwargs = {name: call.params[name] for name in param_names}
+            return function(call.y_pred, call.y_true, reduction=call.reduction, **kwargs)
+    else:
+        def native(call):
+            return aten(call.y_pred, call.y_true, _REDUCTION_CODES[call.reduction],
+                        *(call.params[name] for name in param_names))
 
     native.__name__ = function.__name__
     return native
+
+
+_smooth_l1_aten = _pointwise_native(F.smooth_l1_loss, "beta")
+_l1_aten = _pointwise_native(F.l1_loss)
+
+
+def _smooth_l1_native(call):
+    # As F.smooth_l1_loss does: ATen's smooth_l1 backward at beta = 0 gives sign(0) = -1 at a
+    # zero residual, its l1 kernel the catalog's 0.
+    return _l1_aten(call) if call.params["beta"] == 0.0 else _smooth_l1_aten(call)
 
 
 def _softmax_cross_entropy_accepts(call: Any) -> bool:
@@ -688,9 +720,9 @@ def _native(loss: str, fn: Callable[[Any], torch.Tensor], accepts: Callable[[Any
 
 
 _native("mean_squared_error", _pointwise_native(F.mse_loss), _no_weight, "F.mse_loss")
-_native("mean_absolute_error", _pointwise_native(F.l1_loss), _no_weight, "F.l1_loss")
-_native("huber", _pointwise_native(F.huber_loss, delta="delta"), _no_weight, "F.huber_loss")
-_native("smooth_l1", _pointwise_native(F.smooth_l1_loss, beta="beta"), _no_weight, "F.smooth_l1_loss")
+_native("mean_absolute_error", _pointwise_native(F.l1_loss), _l1_accepts, "F.l1_loss")
+_native("huber", _pointwise_native(F.huber_loss, "delta"), _no_weight, "F.huber_loss")
+_native("smooth_l1", _smooth_l1_native, _no_weight, "F.smooth_l1_loss")
 _native("softmax_cross_entropy", _softmax_cross_entropy_native, _softmax_cross_entropy_accepts, "F.cross_entropy")
 _native("sparse_softmax_cross_entropy", _sparse_softmax_cross_entropy_native, _sparse_native_accepts, "F.cross_entropy")
 

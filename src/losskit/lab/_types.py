@@ -15,7 +15,13 @@ from typing import Any
 
 REGRESSION_METRICS = ("rmse", "mae", "median_ae", "r2")
 CLASSIFICATION_METRICS = ("accuracy", "macro_f1", "log_loss", "brier", "ece")
-# Metrics where larger is better; every other metric is an error to minimise.
+# Regression metrics of a predicted variance (gaussian_nll), only in the runs of losses that
+# predict one: the mean Gaussian negative log-likelihood of the test targets (lower is better)
+# and the share of them inside the central 95% interval (best at its target, 0.95).
+PREDICTIVE_METRICS = ("nll", "coverage_95")
+TARGET_VALUE = {"coverage_95": 0.95}
+# Metrics where larger is better; every other metric is an error to minimise, except those
+# with a TARGET_VALUE.
 HIGHER_IS_BETTER = frozenset({"r2", "accuracy", "macro_f1"})
 
 

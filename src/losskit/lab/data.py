@@ -118,6 +118,21 @@ def _heavy_tailed_regression() -> tuple[np.ndarray, np.ndarray, list[str], str, 
     return X, y, [f"x{i}" for i in range(n_features)], "target", []
 
 
+def _heteroscedastic_regression() -> tuple[np.ndarray, np.ndarray, list[str], str, list[str]]:
+    """Linear data whose Gaussian noise grows with the first feature: std 0.5 to about 8.
+
+    The data for a loss that predicts its own variance (gaussian_nll): one fixed noise level,
+    as mse assumes, fits neither end.
+    """
+    rng = np.random.default_rng(0)
+    n_samples, n_features = 800, 5
+    X = rng.standard_normal((n_samples, n_features))
+    coef = rng.uniform(1.0, 5.0, n_features) * rng.choice([-1.0, 1.0], n_features)
+    noise_std = 0.5 + 2.5 * np.abs(X[:, 0])
+    y = X @ coef + noise_std * rng.standard_normal(n_samples)
+    return X, y, [f"x{i}" for i in range(n_features)], "target", []
+
+
 def _imbalanced_classification() -> tuple[np.ndarray, np.ndarray, list[str], str, list[str]]:
     """Binary classification with a 9:1 class ratio (scikit-learn's make_classification)."""
     from sklearn.datasets import make_classification
@@ -137,6 +152,7 @@ _BUILTIN: dict[str, tuple[Callable[[], Any], str, str]] = {
     "digits": (_sklearn_bunch("load_digits"), "multiclass", "8x8 handwritten digits, 1797 samples, 64 features (scikit-learn)"),
     "iris": (_sklearn_bunch("load_iris"), "multiclass", "three iris species, 150 samples, 4 features (scikit-learn)"),
     "heavy_tailed_regression": (_heavy_tailed_regression, "regression", "linear data with Student-t (df=2) noise, 600 samples, 10 features"),
+    "heteroscedastic_regression": (_heteroscedastic_regression, "regression", "linear data whose noise grows with x0 (std 0.5 to ~8), 800 samples, 5 features"),
     "imbalanced_classification": (_imbalanced_classification, "binary", "9:1 imbalanced binary classification, 1000 samples, 20 features"),
 }
 

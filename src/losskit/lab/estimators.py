@@ -30,7 +30,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .data import robust_target_scaling
-from .models import HIDDEN_UNITS, NONNEGATIVE_LABELS, MODELS, build_model, head_for, probabilities
+from .models import HIDDEN_UNITS, NONNEGATIVE_LABELS, MODELS, build_model, head_for, predictions_of, probabilities
 from .train import DEFAULT_LEARNING_RATE, fit, predict_output, reproducible_torch
 
 # Below this many rows a validation split would be too small to stop on; train on all rows.
@@ -109,6 +109,9 @@ class _LossEstimator(BaseEstimator):
             warnings.warn(message, UserWarning, stacklevel=3)
         self.network_ = network
         self.head_ = head
+        # The names of the network's predictions, fixed at fit: set_params(loss=...) must not
+        # change how an already trained network's outputs are read.
+        self._prediction_names = loss.inputs
         self.loss_curve_ = history.train_loss
         self.validation_scores_ = history.val_loss
         self.best_epoch_ = history.best_epoch
@@ -150,6 +153,9 @@ class LossRegressor(RegressorMixin, _LossEstimator):
     ----------
     loss : str, default "huber"
         A regression loss name or alias (``"mse"``, ``"mae"``, ``"huber"``, ``"quantile"``...).
+        A loss with several predictions (``"gaussian_nll"``: mean and variance) trains one
+        output per prediction; ``predict`` returns the first (the mean), and
+        ``predict(X, return_std=True)`` also the predicted standard deviation.
     loss_params : dict, optional
         The loss's parameters, e.g. ``{"delta": 0.5}``.
     model : {"linear", "mlp"}
@@ -178,9 +184,21 @@ class LossRegressor(RegressorMixin, _LossEstimator):
         self._fit_arrays(np.asarray(X, dtype=np.float64), (y - self._y_center) / self._y_scale, loss, params, 0)
         return self
 
-    def predict(self, X: Any) -> np.ndarray:
-        output = self._output(X).cpu().double().numpy()
-        return output * self._y_scale + self._y_center
+    def predict(self, X: Any, return_std: bool = False) -> Any:
+        """The point prediction (a loss's first prediction) in the targets' units.
+
+        With ``return_std=True`` (scikit-learn's convention, as in ``GaussianProcessRegressor``),
+        also the predicted standard deviation, for a loss that predicts a variance.
+        """
+        predictions = [p.cpu().double().numpy() for p in predictions_of(self._output(X))]
+        mean = predictions[0] * self._y_scale + self._y_center
+        if not return_std:
+            return mean
+        inputs = self._prediction_names
+        if "variance" not in inputs:
+            raise ValueError(f"return_std needs a loss that predicts a variance, such as gaussian_nll; the fitted loss predicts {', '.join(inputs)}")
+        # The network's variance is in the scaled target's units; the standard deviation scales linearly.
+        return mean, np.sqrt(predictions[inputs.index("variance")]) * self._y_scale
 
 
 class LossClassifier(ClassifierMixin, _LossEstimator):

@@ -15,7 +15,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from ._types import CLASSIFICATION_METRICS, HIGHER_IS_BETTER, REGRESSION_METRICS
+from ._types import CLASSIFICATION_METRICS, HIGHER_IS_BETTER, PREDICTIVE_METRICS, REGRESSION_METRICS
 
 ECE_BINS = 15
 # Probabilities are clipped to [eps, 1 - eps] for the log-loss so a confident mistake costs
@@ -23,6 +23,8 @@ ECE_BINS = 15
 LOG_LOSS_EPS = 1e-15
 SIGNIFICANCE_LEVEL = 0.05
 MIN_SEEDS_FOR_SIGNIFICANCE = 3
+# Half-width of the central 95% interval of a Gaussian, in standard deviations.
+Z_95 = 1.959963984540054
 
 # Macro F1 ranks classification losses: accuracy is coarse (a few test rows decide ties), and
 # log-loss, Brier and ECE judge calibrated probabilities, which margin losses (hinge) never
@@ -48,6 +50,30 @@ def regression_metrics(y_true: Sequence[float], y_pred: Sequence[float]) -> dict
         "mae": float(np.mean(np.abs(residual))),
         "median_ae": float(np.median(np.abs(residual))),
         "r2": 1.0 - float(np.sum(residual**2)) / total if total > 0 else math.nan,
+    }
+
+
+def predictive_metrics(
+    y_true: Sequence[float], mean: Sequence[float], variance: Sequence[float], *, floor: float = 0.0
+) -> dict[str, float]:
+    """How well a predicted Gaussian N(mean, variance) describes the targets, in their units.
+
+    ``nll`` is the mean negative log-likelihood with its constant, 0.5 (log 2 pi v + r^2 / v),
+    a proper score: it rewards a variance that matches the squared error, not a small one.
+    ``coverage_95`` is the share of targets within mean ± 1.96 sqrt(v): 0.95 when calibrated,
+    less when the variance is too small. Variances are floored at ``floor`` (the loss's eps).
+
+    >>> m = predictive_metrics([0.0, 0.0, 3.0], [0.0, 1.0, 0.0], [1.0, 1.0, 1.0])
+    >>> round(m["nll"], 4), round(m["coverage_95"], 4)
+    (2.5856, 0.6667)
+    """
+    y_true, mean = np.asarray(y_true, dtype=np.float64), np.asarray(mean, dtype=np.float64)
+    # The smallest positive float keeps a variance that underflowed to 0 from dividing by 0.
+    variance = np.maximum(np.asarray(variance, dtype=np.float64), max(floor, np.finfo(np.float64).tiny))
+    squared = (y_true - mean) ** 2
+    return {
+        "nll": float(np.mean(0.5 * (np.log(2.0 * math.pi * variance) + squared / variance))),
+        "coverage_95": float(np.mean(squared <= Z_95**2 * variance)),
     }
 
 
@@ -110,11 +136,14 @@ def expected_calibration_error(y_true: np.ndarray, proba: np.ndarray, n_bins: in
 def summarize(runs: Sequence[Any], labels: Sequence[str], task: str) -> list[dict[str, Any]]:
     """One row per loss label: the mean and standard deviation (ddof=1) of every metric over seeds."""
     rows = []
+    # The predictive metrics exist for losses that predict a variance; when one is compared,
+    # every row gets them (NaN for the others) so that the summary stays one table.
+    extra = [m for m in PREDICTIVE_METRICS if any(m in r.metrics for r in runs)]
     for label in labels:
         mine = [r for r in runs if r.loss_label == label]
         row: dict[str, Any] = {"loss": label, "name": mine[0].config.loss.name if mine else label, "n_seeds": len(mine)}
-        for metric in metric_names(task):
-            values = np.array([r.metrics[metric] for r in mine], dtype=np.float64)
+        for metric in (*metric_names(task), *extra):
+            values = np.array([r.metrics.get(metric, math.nan) for r in mine], dtype=np.float64)
             row[f"{metric}_mean"] = float(values.mean()) if len(values) else math.nan
             row[f"{metric}_std"] = float(values.std(ddof=1)) if len(values) > 1 else 0.0
         row["best_epoch_mean"] = float(np.mean([r.best_epoch for r in mine])) if mine else math.nan

@@ -4,12 +4,17 @@ A :class:`Head` is read off the registry's metadata (task, kind, prediction spac
 format, output activation): how many outputs the network has, which activation turns its raw
 output into what the loss expects, how labels are encoded, and how the output becomes class
 probabilities for the metrics. Combinations that cannot work raise ``ValueError``; legal but
-poor ones come with a warning.
+poor ones come with a warning. A loss with several predictions (``gaussian_nll``: a mean and a
+variance) gets one network output per prediction, each through its own activation, and the
+first prediction is the point prediction the metrics judge.
 
 >>> import losskit as lk
 >>> head, notes = head_for(lk.get("sigmoid_cross_entropy"), "binary", 2)
 >>> head.n_outputs, head.activation, head.labels, notes
 (1, 'linear', 'binary', [])
+>>> head, _ = head_for(lk.get("gaussian_nll"), "regression", 0)
+>>> head.n_outputs, head.activations
+(2, ('linear', 'softplus'))
 """
 
 from __future__ import annotations
@@ -33,15 +38,39 @@ class Head:
 
     task: str  # the data's task
     n_outputs: int
-    activation: str  # one of ACTIVATIONS, applied to the raw network output before the loss
+    activation: str  # one of ACTIVATIONS, applied to the raw output of the (first) prediction before the loss
     labels: str  # "values" (float), "binary" (float 0/1), "one_hot" (float), "integer" (int64)
     # How the loss's input becomes class probabilities for the metrics: "identity" when it
     # already is one, "sigmoid"/"softmax" for logits and scores.
     to_probabilities: str = "identity"
+    # Activations of the loss's later predictions (gaussian_nll's variance), one network output
+    # each after the first prediction's; empty for the usual one-prediction loss.
+    secondary: tuple[str, ...] = ()
+
+    @property
+    def activations(self) -> tuple[str, ...]:
+        """One activation per prediction of the loss, in its call order."""
+        return (self.activation, *self.secondary)
 
     @property
     def nonnegative(self) -> bool:
         return self.activation in ("softplus", "exp")
+
+
+def prediction_activations(loss: Any) -> tuple[str, ...]:
+    """The loss's activation per prediction, read off ``output_activation``.
+
+    The catalog writes one activation per prediction, comma-separated, for losses with several
+    (``"linear, softplus"`` for gaussian_nll's mean and variance).
+    """
+    activations = tuple(part.strip() for part in loss.output_activation.split(","))
+    unsupported = [a for a in activations if a not in ACTIVATIONS]
+    if unsupported or len(activations) != len(loss.inputs):
+        raise ValueError(
+            f"{loss.name}: unsupported output activation {loss.output_activation!r} "
+            f"(the lab needs one of {', '.join(ACTIVATIONS)} for each of its predictions {', '.join(loss.inputs)})"
+        )
+    return activations
 
 
 def head_for(loss: Any, task: str, n_classes: int) -> tuple[Head, list[str]]:
@@ -51,10 +80,9 @@ def head_for(loss: Any, task: str, n_classes: int) -> tuple[Head, list[str]]:
     regression target, a binary loss on more than two classes, a loss on counts or logarithms
     on class labels.
     """
-    if loss.output_activation not in ACTIVATIONS:
-        raise ValueError(f"{loss.name}: unsupported output activation {loss.output_activation!r}")
+    activations = prediction_activations(loss)
     if task == "regression":
-        return _regression_head(loss)
+        return _regression_head(loss, activations)
     if loss.task == "regression":
         return _regression_loss_on_classes(loss, task, n_classes)
     if loss.task == "binary" and task == "multiclass":
@@ -77,16 +105,25 @@ def head_for(loss: Any, task: str, n_classes: int) -> tuple[Head, list[str]]:
     return Head(task, n_classes, loss.output_activation, labels, to_probabilities), notes
 
 
-def _regression_head(loss: Any) -> tuple[Head, list[str]]:
+def _regression_head(loss: Any, activations: tuple[str, ...]) -> tuple[Head, list[str]]:
     if loss.task != "regression":
         raise ValueError(
             f"{loss.name} is a {loss.task} classification loss but the target is a continuous quantity "
             f"(regression); use a regression loss such as mse, mae or huber, or set task= to a classification task"
         )
-    return Head("regression", 1, loss.output_activation, "values"), []
+    # The lab's targets are one column, so each prediction is one network output.
+    return Head("regression", len(activations), activations[0], "values", secondary=activations[1:]), []
 
 
 def _regression_loss_on_classes(loss: Any, task: str, n_classes: int) -> tuple[Head, list[str]]:
+    if len(loss.inputs) > 1:
+        # A probability per class leaves no output for the other predictions, and a variance
+        # of 0/1 labels says nothing a classification metric could judge.
+        raise ValueError(
+            f"{loss.name} predicts {' and '.join(loss.inputs)} of a continuous target and cannot be trained on "
+            f"{task} class labels; use a classification loss such as "
+            f"{'sigmoid_cross_entropy' if task == 'binary' else 'softmax_cross_entropy'}"
+        )
     if loss.label_format in NONNEGATIVE_LABELS or loss.prediction_space != "values":
         raise ValueError(
             f"{loss.name} is a regression loss on {loss.label_format} targets and cannot be trained on "
@@ -126,18 +163,33 @@ def build_model(kind: str, n_features: int, n_outputs: int, hidden_units: int = 
 
 
 def activate(head: Head, raw: Any) -> Any:
-    """The loss's input from the network's raw output: activation, and the shape the loss wants."""
-    import torch
+    """The loss's input from the network's raw output: activation, and the shape the loss wants.
 
+    A tensor for a one-prediction loss; for a loss with several, a tuple with one tensor per
+    prediction (column ``i`` of the output through activation ``i``), to be unpacked into the call.
+    """
+    if head.secondary:
+        return tuple(_activation(name, raw[:, i]) for i, name in enumerate(head.activations))
     if head.n_outputs == 1:
         raw = raw[:, 0]  # pointwise losses compare (n,) with (n,)
-    if head.activation == "linear":
+    return _activation(head.activation, raw)
+
+
+def predictions_of(output: Any) -> tuple[Any, ...]:
+    """The loss's prediction arguments from :func:`activate`'s result, always a tuple."""
+    return output if isinstance(output, tuple) else (output,)
+
+
+def _activation(name: str, raw: Any) -> Any:
+    import torch
+
+    if name == "linear":
         return raw
-    if head.activation == "softplus":
+    if name == "softplus":
         return torch.nn.functional.softplus(raw)
-    if head.activation == "exp":
+    if name == "exp":
         return torch.exp(raw)
-    if head.activation == "sigmoid":
+    if name == "sigmoid":
         return torch.sigmoid(raw)
     return torch.softmax(raw, dim=-1)
 

@@ -26,7 +26,10 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from ._types import CLASSIFICATION_METRICS, HIGHER_IS_BETTER, REGRESSION_METRICS, CompareResult, LossSpec, RunResult
+from ._types import (
+    CLASSIFICATION_METRICS, HIGHER_IS_BETTER, PREDICTIVE_METRICS, REGRESSION_METRICS, TARGET_VALUE,
+    CompareResult, LossSpec, RunResult,
+)
 from .metrics import MIN_SEEDS_FOR_SIGNIFICANCE
 
 METRIC_TITLES = {
@@ -39,6 +42,8 @@ METRIC_TITLES = {
     "log_loss": "Log-loss",
     "brier": "Brier score",
     "ece": "ECE",
+    "nll": "Gaussian NLL",
+    "coverage_95": "95% coverage",
 }
 
 # Settings keys and the `losskit compare` option that sets each, in the order --help lists them.
@@ -90,11 +95,27 @@ def metric_title(metric: str) -> str:
 
 
 def metric_names(result: CompareResult) -> list[str]:
-    """The task's metrics found in ``result``'s summary, the primary metric first."""
-    canonical = REGRESSION_METRICS if result.task == "regression" else CLASSIFICATION_METRICS
+    """The task's metrics found in ``result``'s summary, the primary metric first.
+
+    The predictive metrics (of a predicted variance) come last, when a compared loss has them.
+    """
+    canonical = (*REGRESSION_METRICS, *PREDICTIVE_METRICS) if result.task == "regression" else CLASSIFICATION_METRICS
     first = result.summary[0] if result.summary else {}
     others = [m for m in canonical if f"{m}_mean" in first and m != result.primary_metric]
     return [result.primary_metric, *others]
+
+
+def metric_direction(metric: str) -> str:
+    """What a good value is: ``higher is better``, ``lower is better`` or ``best at 0.95``."""
+    if metric in TARGET_VALUE:
+        return f"best at {TARGET_VALUE[metric]:g}"
+    return "higher is better" if metric in HIGHER_IS_BETTER else "lower is better"
+
+
+def _arrow(metric: str) -> str:
+    if metric in TARGET_VALUE:
+        return f"→{TARGET_VALUE[metric]:g}"
+    return "↑" if metric in HIGHER_IS_BETTER else "↓"
 
 
 def summary_by_loss(result: CompareResult) -> dict[str, dict[str, Any]]:
@@ -261,7 +282,12 @@ def _json_default(value: Any) -> Any:
 
 
 def run_rows(result: CompareResult) -> list[dict[str, Any]]:
-    """One flat row per run: loss, seed, key, best epoch, epochs run, seconds and every metric."""
+    """One flat row per run: loss, seed, key, best epoch, epochs run, seconds and every metric.
+
+    Every row has every metric of the comparison (NaN where a loss has none, e.g. mse's
+    coverage), so that the rows form one table: Parquet takes its columns from the first row.
+    """
+    names = list(dict.fromkeys(m for run in result.runs for m in run.metrics))
     return [
         {
             "loss": run.loss_label,
@@ -270,7 +296,7 @@ def run_rows(result: CompareResult) -> list[dict[str, Any]]:
             "best_epoch": run.best_epoch,
             "epochs_run": len(run.train_loss),
             "seconds": run.seconds,
-            **run.metrics,
+            **{m: run.metrics.get(m, math.nan) for m in names},
         }
         for run in result.runs
     ]
@@ -376,8 +402,9 @@ def figure_metrics(result: CompareResult):
         stds = [rows[label].get(f"{metric}_std", 0.0) or 0.0 for label in labels]
         ax.bar(positions, means, yerr=stds, capsize=3, color=[colors[label] for label in labels], alpha=0.85)
         ax.set_xticks(positions, labels, rotation=35, ha="right", fontsize=7)
-        direction = "higher is better" if metric in HIGHER_IS_BETTER else "lower is better"
-        ax.set_title(f"{metric_title(metric)}\n({direction})", fontsize=9)
+        ax.set_title(f"{metric_title(metric)}\n({metric_direction(metric)})", fontsize=9)
+        if metric in TARGET_VALUE:
+            ax.axhline(TARGET_VALUE[metric], color="#6b7280", lw=1, ls=":")
         ax.tick_params(axis="y", labelsize=7)
         ax.grid(axis="y", alpha=0.3)
     for ax in axes.flat[len(metrics):]:
@@ -488,13 +515,17 @@ def loss_shape(spec: LossSpec, grid: np.ndarray) -> tuple[np.ndarray, np.ndarray
     """The per-sample value of ``spec``'s loss along ``grid``, and the grid points it is defined on.
 
     Regression losses are evaluated at residual ``r = y_pred - y_true`` around the target 1
-    (so that percentage and log errors are defined); classification losses at the margin ``m``
+    (so that percentage and log errors are defined), a loss with several predictions at the
+    residual of its first (gaussian_nll's mean) with the others at 1 (a unit variance), as
+    ``lk.plot`` draws it; classification losses at the margin ``m``
     of the true class: the logit/score ``m`` (binary), or logits ``[m, 0, 0]`` with class 0
     true (multiclass), converted to the loss's prediction space.
 
     >>> x, values = loss_shape(LossSpec("huber", (("delta", 1.0),)), np.array([-2.0, 0.0, 0.5]))
     >>> values.tolist()
     [1.5, 0.0, 0.125]
+    >>> loss_shape(LossSpec("gaussian_nll"), np.array([-2.0, 0.0]))[1].tolist()
+    [2.0, 0.0]
     """
     import losskit as lk
 
@@ -517,11 +548,15 @@ def loss_shape(spec: LossSpec, grid: np.ndarray) -> tuple[np.ndarray, np.ndarray
         else:
             y_true = np.zeros_like(logits)
             y_true[:, 0] = 1.0
+    others = [np.ones_like(y_pred) for _ in loss.inputs[1:]]
     with lk.value_checks(False):
         if "none" in loss.reductions:
-            values = np.asarray(loss(y_true, y_pred, reduction="none"), dtype=float)
+            values = np.asarray(loss(y_true, y_pred, *others, reduction="none"), dtype=float)
         else:  # root losses (rmse) only reduce; one sample at a time gives the per-sample value
-            values = np.array([float(loss(y_true[i : i + 1], y_pred[i : i + 1])) for i in range(len(grid))])
+            values = np.array([
+                float(loss(y_true[i : i + 1], y_pred[i : i + 1], *(o[i : i + 1] for o in others)))
+                for i in range(len(grid))
+            ])
     return grid, values
 
 
@@ -560,7 +595,7 @@ def figure_loss_shapes(result: CompareResult):
     figure, (ax_loss, ax_slope) = plt.subplots(1, 2, figsize=(9.5, 3.4), layout="constrained")
     for label, spec in specs.items():
         x, values = loss_shape(spec, grid)
-        ax_loss.plot(x, values, color=colors[label], lw=1.6, label=label)
+        ax_loss.plot(x, values, color=colors[label], lw=1.6, label=_shape_label(label, spec))
         # Finite differences work for every prediction space and kink alike; a plot needs no more.
         ax_slope.plot(x, np.gradient(values, x), color=colors[label], lw=1.6, label=label)
     axis = "residual  (prediction − target)" if regression else "margin  (logit/score of the true class)"
@@ -574,6 +609,13 @@ def figure_loss_shapes(result: CompareResult):
     ax_loss.set_ylim(bottom=min(ax_loss.get_ylim()[0], 0.0), top=min(top, 10.0))
     ax_loss.legend(fontsize=7, frameon=False)
     return figure
+
+
+def _shape_label(label: str, spec: LossSpec) -> str:
+    import losskit as lk
+
+    others = lk.get(spec.name).inputs[1:]
+    return f"{label} ({', '.join(others)} = 1)" if others else label
 
 
 def report_figures(result: CompareResult) -> list[tuple[str, str, str]]:
@@ -660,7 +702,7 @@ def _metrics_table(result: CompareResult) -> str:
     metrics = metric_names(result)
     head = "".join(
         f"<th class='{'primary' if m == result.primary_metric else ''}'>{_e(metric_title(m))} "
-        f"{'↑' if m in HIGHER_IS_BETTER else '↓'}</th>"
+        f"{_e(_arrow(m))}</th>"
         for m in metrics
     )
     body = []
@@ -786,6 +828,7 @@ __all__ = [
     "library_versions",
     "metric_names",
     "metric_title",
+    "metric_direction",
     "format_value",
     "summary_by_loss",
     "run_rows",

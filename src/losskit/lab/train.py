@@ -21,7 +21,9 @@ import numpy as np
 from . import metrics as M
 from ._types import RunConfig, RunResult
 from .data import Dataset, Split, prepare_split
-from .models import NONNEGATIVE_LABELS, Head, activate, build_model, encode_labels, head_for, probabilities
+from .models import (
+    NONNEGATIVE_LABELS, Head, activate, build_model, encode_labels, head_for, predictions_of, probabilities,
+)
 
 DEFAULT_LEARNING_RATE = {"linear": 1e-2, "mlp": 3e-3}
 
@@ -99,7 +101,7 @@ def fit(
     n = X.shape[0]
 
     def loss_of(labels: Any, raw: Any) -> Any:
-        return loss(labels, activate(head, raw), **params)
+        return loss(labels, *predictions_of(activate(head, raw)), **params)
 
     # Check labels and outputs once with losskit's value checks (clear errors for bad targets),
     # then train without them: the head's activation keeps every output in the loss's domain.
@@ -140,7 +142,10 @@ def fit(
 
 
 def predict_output(model: Any, head: Head, X: np.ndarray, device: str = "cpu") -> Any:
-    """The loss's input (after the head's activation) for features ``X``, as a torch tensor."""
+    """The loss's input (after the head's activation) for features ``X``, as a torch tensor.
+
+    A tuple of tensors, one per prediction, for a loss with several (see :func:`activate`).
+    """
     import torch
 
     with torch.no_grad():
@@ -174,7 +179,7 @@ def run_one(config: RunConfig, dataset: Dataset) -> RunResult:
             patience=config.patience, seed=config.seed, device=config.device,
         )
         output = predict_output(model, head, split.X_test, config.device)
-    targets, predictions, metrics = _evaluate(head, split, output)
+    targets, predictions, metrics = _evaluate(head, split, output, loss, params)
     return RunResult(
         key=config.key(),
         config=config,
@@ -189,9 +194,20 @@ def run_one(config: RunConfig, dataset: Dataset) -> RunResult:
     )
 
 
-def _evaluate(head: Head, split: Split, output: Any) -> tuple[list, list, dict[str, float]]:
+def _evaluate(head: Head, split: Split, output: Any, loss: Any, params: dict[str, Any]) -> tuple[list, list, dict[str, float]]:
     if head.task == "regression":
-        predicted = split.to_original_units(output.detach().cpu().double().numpy())
-        return split.y_test.tolist(), predicted.tolist(), M.regression_metrics(split.y_test, predicted)
+        # The first prediction is the point prediction (gaussian_nll's mean): it alone is judged
+        # by the point metrics, so a loss with several predictions ranks next to one with one.
+        predictions = [p.detach().cpu().double().numpy() for p in predictions_of(output)]
+        predicted = split.to_original_units(predictions[0])
+        metrics = M.regression_metrics(split.y_test, predicted)
+        if "variance" in loss.inputs:
+            # A variance in training units is one in original units times the scale squared;
+            # the floor is the loss's, so the test sees the variance the training saw.
+            scale2 = split.target_scale**2
+            variance = predictions[loss.inputs.index("variance")] * scale2
+            floor = float(params.get("eps", loss.defaults.get("eps", 0.0))) * scale2
+            metrics.update(M.predictive_metrics(split.y_test, predicted, variance, floor=floor))
+        return split.y_test.tolist(), predicted.tolist(), metrics
     proba = probabilities(head, output)
     return split.y_test.tolist(), proba.tolist(), M.classification_metrics(split.y_test, proba)
