@@ -27,7 +27,9 @@ from losskit import lab  # noqa: E402
 from losskit.lab._types import CompareResult, LossSpec, RunConfig, RunResult  # noqa: E402
 from losskit.lab.report import (  # noqa: E402
     command_line,
+    figure_loss_shapes,
     loss_shape,
+    run_rows,
     reliability_curve,
     verdict,
     write_report,
@@ -166,6 +168,51 @@ def test_every_catalog_loss_can_be_drawn_in_the_shape_figure(loss):
     x, values = loss_shape(LossSpec(loss.name), grid)
     assert len(x) == len(values) >= 30
     assert np.all(np.isfinite(values))
+
+
+def test_gaussian_nll_is_drawn_against_the_residual_of_its_mean_at_unit_variance():
+    grid = np.linspace(-3.0, 3.0, 61)
+    x, values = loss_shape(LossSpec("gaussian_nll"), grid)
+    np.testing.assert_allclose(values, 0.5 * grid**2, atol=1e-12)  # 0.5 (log 1 + r^2 / 1)
+    # The same curve lk.plot draws for it.
+    import matplotlib.pyplot as plt
+
+    figure = lk.plot("gaussian_nll")
+    try:
+        plotted_x, plotted = figure.axes[0].get_lines()[0].get_data()
+    finally:
+        plt.close(figure)
+    np.testing.assert_allclose(loss_shape(LossSpec("gaussian_nll"), plotted_x)[1], plotted, atol=1e-9)
+
+
+@pytest.fixture(scope="module")
+def gaussian_report(tmp_path_factory):
+    return small_report(tmp_path_factory.mktemp("gaussian-report"), dataset="heteroscedastic_regression",
+                        losses="mse,gaussian_nll", epochs=5)
+
+
+def test_report_draws_gaussian_nll_in_the_shape_figure_and_shows_its_variance_metrics(gaussian_report):
+    import matplotlib.pyplot as plt
+
+    result, out, _ = gaussian_report
+    figure = figure_loss_shapes(result)
+    try:
+        lines = {line.get_label(): line for line in figure.axes[0].get_lines() if not line.get_label().startswith("_")}
+        assert set(lines) == {"mean_squared_error", "gaussian_nll (variance = 1)"}
+        x, y = lines["gaussian_nll (variance = 1)"].get_data()
+        np.testing.assert_allclose(y, 0.5 * np.asarray(x) ** 2, atol=1e-9)
+    finally:
+        plt.close(figure)
+    page = (out / "report.html").read_text()
+    assert "id='fig-loss-shapes'" in page and "gaussian_nll" in page
+    assert "Gaussian NLL" in page and "95% coverage" in page
+    # One table: every run has every metric column, mse's variance metrics are NaN.
+    rows = run_rows(result)
+    assert len({tuple(row) for row in rows}) == 1
+    mse = next(row for row in rows if row["loss"] == "mean_squared_error")
+    assert math.isnan(mse["coverage_95"]) and math.isnan(mse["nll"])
+    results = json.loads((out / "results.json").read_text())  # NaN never reaches the JSON
+    assert all(math.isfinite(run["metrics"]["nll"]) for run in results["runs"] if run["config"]["loss"]["name"] == "gaussian_nll")
 
 
 def test_huber_shape_is_quadratic_then_linear_at_delta():

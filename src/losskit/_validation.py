@@ -114,9 +114,24 @@ class Domain:
         above = (x > self.high) if self.high_inclusive else (x >= self.high)
         return below | above
 
+    def contains(self, low: float, high: float) -> bool:
+        """Whether [low, high] lies inside the domain (False when either is NaN)."""
+        above_low = low >= self.low if self.low_inclusive else low > self.low
+        below_high = high <= self.high if self.high_inclusive else high < self.high
+        return above_low and below_high
+
     def check(self, xp: Namespace, x: Any, arg_name: str, hint: str = "") -> None:
         if not is_concrete(x):
             return
+        # The common case first: two reductions and two reads instead of three passes, an any()
+        # and a read. A NaN makes both extremes NaN and falls through to the elementwise test,
+        # which lets it pass; a violation falls through to it for the message.
+        if x.ndim == 0 or math.prod(x.shape) > 0:
+            smallest, largest = xp.min(x), xp.max(x)
+            if not is_concrete(smallest):  # jax.jit: a closed-over concrete x still traces
+                return
+            if self.contains(float(smallest), float(largest)):
+                return
         bad = self.violations(xp, x)
         # Under jax.jit even a closed-over concrete x gives a traced comparison: test the result too.
         if is_concrete(bad) and bool(xp.any(bad)):
@@ -124,6 +139,21 @@ class Domain:
                 f"{arg_name} must be {self.description}; found {_first_offender(xp, bad, x)}"
                 + (f". {hint}" if hint else "")
             )
+
+
+def check_index_range(xp: Namespace, labels: Any, num_classes: int, ignore_index: int | None, message: str) -> None:
+    """Integer labels must lie in [0, num_classes) or equal ``ignore_index`` (concrete values only)."""
+    if not is_concrete(labels) or math.prod(labels.shape) == 0:
+        return
+    smallest, largest = xp.min(labels), xp.max(labels)
+    if not is_concrete(smallest):
+        return
+    if 0 <= int(smallest) and int(largest) < num_classes:
+        return
+    ok = (labels >= 0) & (labels < num_classes)
+    if ignore_index is not None:
+        ok = ok | (labels == ignore_index)
+    check_values(xp, ok, labels, message)
 
 
 def check_values(xp: Namespace, ok: Any, x: Any, message: str) -> None:

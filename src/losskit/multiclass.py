@@ -276,11 +276,9 @@ def _check_sparse(pred_is_probability: bool, hint: str = ""):
     def check(xp, y_true, y_pred, params):
         num_classes = y_pred.shape[-1]
         ignore_index = params.get("ignore_index")
-        in_range = (y_true >= 0) & (y_true < num_classes)
-        if ignore_index is not None:
-            in_range = in_range | (y_true == ignore_index)
         suffix = "" if ignore_index is None else f" or equal to ignore_index={ignore_index}"
-        V.check_values(xp, in_range, y_true, f"y_true must hold class indices in [0, {num_classes}){suffix}")
+        V.check_index_range(xp, y_true, num_classes, ignore_index,
+                            f"y_true must hold class indices in [0, {num_classes}){suffix}")
         if pred_is_probability:
             PROBABILITY.check(xp, y_pred, "y_pred", hint)
             V.check_rows_sum_to_one(xp, y_pred, "y_pred", hint)
