@@ -168,7 +168,7 @@ def print_result(result: Any, out: Path) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from losskit.lab.report import HIGHER_IS_BETTER, format_value, metric_names, metric_title, summary_by_loss, verdict
+    from losskit.lab.report import format_value, metric_arrow, metric_names, metric_title, summary_by_loss, verdict
 
     # Piped output (logs, CI) gets a wide fixed width instead of rich's 80 columns, so that
     # loss names are never truncated; a terminal keeps its own width.
@@ -178,7 +178,7 @@ def print_result(result: Any, out: Path) -> None:
     table.add_column("#", justify="right")
     table.add_column("loss", style="bold", no_wrap=True)
     for metric in metrics:
-        arrow = "↑" if metric in HIGHER_IS_BETTER else "↓"
+        arrow = metric_arrow(metric)
         style = "bold cyan" if metric == result.primary_metric else None
         table.add_column(f"{metric_title(metric)} {arrow}", justify="right", style=style, no_wrap=True)
     for rank, (label, row) in enumerate(summary_by_loss(result).items(), start=1):

@@ -112,7 +112,8 @@ def metric_direction(metric: str) -> str:
     return "higher is better" if metric in HIGHER_IS_BETTER else "lower is better"
 
 
-def _arrow(metric: str) -> str:
+def metric_arrow(metric: str) -> str:
+    """The column mark of a metric: an arrow up or down, or the value it is best at (``→0.95``)."""
     if metric in TARGET_VALUE:
         return f"→{TARGET_VALUE[metric]:g}"
     return "↑" if metric in HIGHER_IS_BETTER else "↓"
@@ -702,7 +703,7 @@ def _metrics_table(result: CompareResult) -> str:
     metrics = metric_names(result)
     head = "".join(
         f"<th class='{'primary' if m == result.primary_metric else ''}'>{_e(metric_title(m))} "
-        f"{_e(_arrow(m))}</th>"
+        f"{_e(metric_arrow(m))}</th>"
         for m in metrics
     )
     body = []
