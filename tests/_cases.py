@@ -41,6 +41,7 @@ __all__ = [
     "missing_generators",
     "param_cases",
     "shapes",
+    "reduction_cases",
     "single_prediction",
     "softmax",
 ]
@@ -313,6 +314,22 @@ def make_case(loss: lk.Loss | str, shape: tuple, params: dict | None = None, see
     sample_weight = rng.uniform(0.5, 2.0, size=tuple(shape[:1]))
     more = tuple(np.asarray(p, dtype=np.float64) for p in more)
     return Case(np.asarray(y_true), np.asarray(y_pred, dtype=np.float64), sample_weight, more)
+
+
+def reduction_cases(losses) -> list:
+    """``pytest.param(loss, shape, params, reduction, weighted)`` for every shape, parameter
+    setting, reduction and weighting of each loss: the grid the gradient and Hessian tests run."""
+    import pytest
+
+    cases = []
+    for loss in losses:
+        for shape in shapes(loss):
+            for params_id, params in param_cases(loss, shape):
+                for reduction in loss.reductions:
+                    for weighted in (False, True):
+                        case_id = f"{loss.name}-{shape}-{params_id}-{reduction}" + ("-weighted" if weighted else "")
+                        cases.append(pytest.param(loss, shape, params, reduction, weighted, id=case_id))
+    return cases
 
 
 def single_prediction(losses: list) -> list:

@@ -520,3 +520,19 @@ def test_with_params_validates_the_new_defaults(loss, params, error):
     (name,) = params
     with pytest.raises(error, match=name):
         loss.with_params(**params)
+
+
+@pytest.mark.parametrize("loss", CATALOG, ids=LOSS_IDS)
+def test_a_call_keeps_no_reference_to_its_arrays(loss):
+    # Prepared plans are cached per call signature: they must not keep a batch alive.
+    import gc
+    import weakref
+
+    case = make_case(loss, shapes(loss)[0])
+    arrays = [np.array(a) for a in case.args]
+    loss(*arrays)
+    loss.value_and_grad(*arrays)
+    references = [weakref.ref(a) for a in arrays]
+    del arrays
+    gc.collect()
+    assert all(reference() is None for reference in references)

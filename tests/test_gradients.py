@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 import losskit as lk
-from _cases import single_prediction, make_case, param_cases, shapes
+from _cases import make_case, param_cases, reduction_cases, shapes, single_prediction
 
 torch = pytest.importorskip("torch")
 jax = pytest.importorskip("jax")
@@ -30,17 +30,8 @@ FD_RTOL, FD_ATOL = 1e-6, 1e-8
 AUTOGRAD_RTOL, AUTOGRAD_ATOL = 1e-10, 1e-12
 
 
-def _gradient_cases():
-    for loss in single_prediction(lk.catalog()):  # multi-prediction: test_multi_input.py
-        for shape in shapes(loss):
-            for params_id, params in param_cases(loss, shape):
-                for reduction in loss.reductions:
-                    for weighted in (False, True):
-                        case_id = f"{loss.name}-{shape}-{params_id}-{reduction}" + ("-weighted" if weighted else "")
-                        yield pytest.param(loss, shape, params, reduction, weighted, id=case_id)
 
-
-GRADIENT_CASES = list(_gradient_cases())
+GRADIENT_CASES = reduction_cases(single_prediction(lk.catalog()))  # several predictions: test_multi_input.py
 
 
 def _jax_cases():

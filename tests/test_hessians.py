@@ -30,7 +30,7 @@ import numpy as np
 import pytest
 
 import losskit as lk
-from _cases import IGNORE_INDEX, make_case, param_cases, shapes
+from _cases import IGNORE_INDEX, make_case, param_cases, reduction_cases, shapes
 
 torch = pytest.importorskip("torch")
 jax = pytest.importorskip("jax")
@@ -50,17 +50,8 @@ AUTODIFF_RTOL, AUTODIFF_ATOL = 1e-10, 1e-12
 _TORCH_XP = array_api_compat.array_namespace(torch.zeros(0))
 
 
-def _hessian_cases():
-    for loss in HESSIAN_LOSSES:
-        for shape in shapes(loss):
-            for params_id, params in param_cases(loss, shape):
-                for reduction in loss.reductions:
-                    for weighted in (False, True):
-                        case_id = f"{loss.name}-{shape}-{params_id}-{reduction}" + ("-weighted" if weighted else "")
-                        yield pytest.param(loss, shape, params, reduction, weighted, id=case_id)
 
-
-HESSIAN_CASES = list(_hessian_cases())
+HESSIAN_CASES = reduction_cases(HESSIAN_LOSSES)
 
 
 def _torch_cases():

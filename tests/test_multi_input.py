@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import losskit as lk
-from _cases import make_case, param_cases, shapes
+from _cases import make_case, reduction_cases
 
 torch = pytest.importorskip("torch")
 jax = pytest.importorskip("jax")
@@ -22,21 +22,14 @@ MULTI = [loss for loss in lk.catalog() if len(loss.inputs) > 1]
 REDUCTIONS = ("none", "sum", "mean")
 
 
-def _cases():
-    for loss in MULTI:
-        for shape in shapes(loss):
-            for params_id, params in param_cases(loss, shape):
-                for reduction in loss.reductions:
-                    for weighted in (False, True):
-                        case_id = f"{loss.name}-{shape}-{params_id}-{reduction}" + ("-weighted" if weighted else "")
-                        yield pytest.param(loss, shape, params, reduction, weighted, id=case_id)
+CASES = reduction_cases(MULTI)
 
 
 def test_the_catalog_has_multi_input_losses():
     assert "gaussian_nll" in {loss.name for loss in MULTI}
 
 
-@pytest.mark.parametrize("loss, shape, params, reduction, weighted", list(_cases()))
+@pytest.mark.parametrize("loss, shape, params, reduction, weighted", CASES)
 def test_grad_is_one_gradient_per_prediction_matching_finite_differences(loss, shape, params, reduction, weighted):
     case = make_case(loss, shape, params)
     weight = case.sample_weight if weighted else None
@@ -58,7 +51,7 @@ def test_grad_is_one_gradient_per_prediction_matching_finite_differences(loss, s
         np.testing.assert_allclose(grad, numeric, rtol=1e-6, atol=1e-8)
 
 
-@pytest.mark.parametrize("loss, shape, params, reduction, weighted", list(_cases()))
+@pytest.mark.parametrize("loss, shape, params, reduction, weighted", CASES)
 def test_value_and_grad_equals_the_value_and_the_grad(loss, shape, params, reduction, weighted):
     case = make_case(loss, shape, params)
     kwargs = dict(params, sample_weight=case.sample_weight if weighted else None, reduction=reduction)
@@ -68,7 +61,7 @@ def test_value_and_grad_equals_the_value_and_the_grad(loss, shape, params, reduc
         np.testing.assert_allclose(ours, expected, rtol=1e-13)
 
 
-@pytest.mark.parametrize("loss, shape, params, reduction, weighted", list(_cases()))
+@pytest.mark.parametrize("loss, shape, params, reduction, weighted", CASES)
 def test_torch_autograd_and_jax_grad_equal_the_analytic_gradients(loss, shape, params, reduction, weighted):
     case = make_case(loss, shape, params)
     weight = case.sample_weight if weighted else None

@@ -478,26 +478,29 @@ def _plan_key(args: tuple, kwargs: dict, arity: int) -> tuple | None:
 
 
 class _PreparedPlan:
-    """The decisions of one prepared call, replayed for a new call with the same signature."""
+    """The decisions of one prepared call, replayed for a new call with the same signature.
 
-    __slots__ = ("template", "check")
+    It keeps no array of the call it was made from (a plan outlives its call: holding a batch
+    of logits would keep it alive), only the namespace, the dtypes, the shapes and the options.
+    """
+
+    __slots__ = ("loss", "xp", "backend", "params", "reduction", "out_dtype", "compute_dtype", "loss_shape")
 
     def __init__(self, call: "Call"):
-        self.template = call
-        loss = call.loss
-        self.check = loss.check_inputs
+        self.loss, self.xp, self.backend, self.params = call.loss, call.xp, call.backend, call.params
+        self.reduction, self.out_dtype, self.compute_dtype = call.reduction, call.out_dtype, call.compute_dtype
+        self.loss_shape = call.loss_shape
 
     def call(self, args: tuple, order: int) -> "Call":
-        template = self.template
-        loss = template.loss
+        loss = self.loss
         if loss.has_target:
             y_true, predictions = args[0], tuple(args[1:])
         else:
             y_true, predictions = None, tuple(args)
-        if self.check is not None:
-            self.check(template.xp, y_true, *predictions, template.params)
-        return Call(loss, template.xp, template.backend, y_true, predictions, template.params, None,
-                    template.reduction, order, template.out_dtype, template.compute_dtype, template.loss_shape)
+        if loss.check_inputs is not None:
+            loss.check_inputs(self.xp, y_true, *predictions, self.params)
+        return Call(loss, self.xp, self.backend, y_true, predictions, self.params, None, self.reduction, order,
+                    self.out_dtype, self.compute_dtype, self.loss_shape)
 
 
 def _saturating_cast(xp: Namespace, x: Any, dtype: Any) -> Any:
