@@ -130,7 +130,7 @@ class Domain:
             smallest, largest = xp.min(x), xp.max(x)
             if not is_concrete(smallest):  # jax.jit: a closed-over concrete x still traces
                 return
-            if self.contains(float(smallest), float(largest)):
+            if self.contains(_scalar(smallest), _scalar(largest)):
                 return
         bad = self.violations(xp, x)
         # Under jax.jit even a closed-over concrete x gives a traced comparison: test the result too.
@@ -139,6 +139,12 @@ class Domain:
                 f"{arg_name} must be {self.description}; found {_first_offender(xp, bad, x)}"
                 + (f". {hint}" if hint else "")
             )
+
+
+def _scalar(x: Any) -> float:
+    """A 0-d array as a Python float; a tensor that requires grad is read without its graph."""
+    detach = getattr(x, "detach", None)
+    return float(detach() if detach is not None else x)
 
 
 def check_index_range(xp: Namespace, labels: Any, num_classes: int, ignore_index: int | None, message: str) -> None:
