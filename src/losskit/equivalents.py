@@ -512,13 +512,22 @@ def _keras_loss(class_name: str, *, pointwise: bool = True, rename: dict | None 
             y_true, y_pred = y_true[..., None], y_pred[..., None]
         return loss(y_true, y_pred, sample_weight=sample_weight)
 
+    fn.__signature__ = _renamed_signature(rename)
+    return fn
+
+
+def _renamed_signature(rename) -> inspect.Signature:
+    """``(y_true, y_pred, *, reduction, sample_weight, <losskit names of the renamed options>)``.
+
+    An adapter whose options are passed through under other names declares the losskit names, so
+    that ``Entry.params`` reads them off the signature as for every other adapter.
+    """
     P = inspect.Parameter
-    fn.__signature__ = inspect.Signature(
+    return inspect.Signature(
         [P("y_true", P.POSITIONAL_OR_KEYWORD), P("y_pred", P.POSITIONAL_OR_KEYWORD),
          P("reduction", P.KEYWORD_ONLY, default="mean"), P("sample_weight", P.KEYWORD_ONLY, default=None)]
         + [P(name, P.KEYWORD_ONLY, default=None) for name in rename]
     )
-    return fn
 
 
 def _keras_add(loss: str, class_name: str, **options):
@@ -584,12 +593,7 @@ def _sklearn_metric(name: str, *, rows: bool = False, rename: dict | None = None
         kwargs = {**fixed, **fixed_labels, **{rename[k]: v for k, v in params.items() if k in rename}}
         return getattr(sklearn.metrics, name)(labels, scores, sample_weight=weight, **kwargs)
 
-    P = inspect.Parameter
-    fn.__signature__ = inspect.Signature(
-        [P("y_true", P.POSITIONAL_OR_KEYWORD), P("y_pred", P.POSITIONAL_OR_KEYWORD),
-         P("reduction", P.KEYWORD_ONLY, default="mean"), P("sample_weight", P.KEYWORD_ONLY, default=None)]
-        + [P(name, P.KEYWORD_ONLY, default=None) for name in rename]
-    )
+    fn.__signature__ = _renamed_signature(rename)
     return fn
 
 
