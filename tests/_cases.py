@@ -25,6 +25,7 @@ Stable API (other test modules import it):
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -50,6 +51,8 @@ __all__ = [
 # a batch of sequences (B, T, K), where the class axis is not axis 1 as PyTorch would have it.
 POINTWISE_SHAPES = ((7,), (5, 3))
 CLASS_AXIS_SHAPES = ((6, 4), (2, 3, 4))
+# Overlap (segmentation) losses see (batch, spatial..., classes): 1-D and 2-D spatial masks.
+OVERLAP_SHAPES = ((3, 5, 4), (2, 4, 4, 3))
 
 # Residual magnitudes (and margins) where some loss of the catalog has a kink for a parameter
 # value used in the tests: huber/smooth_l1/pseudo_huber thresholds, epsilon bands, hinge margins.
@@ -77,8 +80,9 @@ class Case:
 
     @property
     def args(self) -> tuple:
-        """The positional arguments of the loss: the target, then every prediction."""
-        return (self.y_true, self.y_pred, *self.more_predictions)
+        """The positional arguments of the loss: the target (none for losses without one), then every prediction."""
+        target = () if self.y_true is None else (self.y_true,)
+        return (*target, self.y_pred, *self.more_predictions)
 
 
 def softmax(x: np.ndarray) -> np.ndarray:
@@ -198,11 +202,113 @@ def _categorical_scores(rng, shape, params):
     return labels, scores - labels * shift[..., None]
 
 
+def _masks(rng, shape, params):
+    """One-hot target masks (a class per pixel) and soft predicted masks, class axis last.
+
+    The last class is absent from the first sample's target (an empty class that is still
+    predicted a little), so the false-positive terms are exercised; predictions stay in
+    [0.02, 0.98], away from the bounds that finite differences would cross.
+    """
+    y_true = _one_hot(rng, shape)
+    if shape[0] > 1 and shape[-1] > 1:
+        y_true[0, ..., -1] = 0.0
+        y_true[0, ..., 0] = np.where(y_true[0].sum(-1) == 0, 1.0, y_true[0, ..., 0])
+    y_pred = np.clip(softmax(rng.normal(size=shape)), 0.02, 0.98)
+    return y_true, y_pred
+
+
+def _positive(rng, shape, params):
+    return rng.uniform(0.2, 5.0, size=shape), rng.uniform(0.2, 5.0, size=shape)
+
+
+def _tweedie(rng, shape, params):
+    # The domain depends on the power: exact zeros (the compound Poisson-gamma's data) below 2,
+    # positive targets from 2 on, negative ones too for power <= 0; y_pred > 0 throughout.
+    power = params.get("power", 1.5)
+    y_true = rng.uniform(0.2, 5.0, size=shape)
+    if power < 2.0:
+        y_true = np.where(rng.random(shape) < 0.3, 0.0, y_true)
+    if power <= 0.0:
+        y_true = y_true - 2.0
+    return y_true, rng.uniform(0.2, 5.0, size=shape)
+
+
+def linear_vocab(shape: tuple) -> int:
+    """The vocabulary size of linear_cross_entropy's weight (V, D) for hidden states of ``shape`` (..., D)."""
+    return shape[-1] + 3
+
+
+def _linear_head(rng, shape, params):
+    # hidden (..., D) and weight (V, D); labels of hidden.shape[:-1] in [0, V).
+    vocab = linear_vocab(shape)
+    labels = _integer_labels(rng, tuple(shape[:-1]) + (vocab,), params)
+    return labels, rng.normal(size=shape), 0.7 * rng.normal(size=(vocab, shape[-1]))
+
+
 def _gaussian(rng, shape, params):
     y_true = rng.normal(size=shape)
     # Variances above every eps the tests use, so the clamp (whose gradient is PyTorch's
     # pass-through, not a derivative) stays out of finite-difference checks.
     return y_true, y_true + _signed_residual(rng, shape), rng.uniform(0.2, 3.0, size=shape)
+
+
+# Embeddings: rows of shape (..., D), kept away from the hinges' kinks (slack within 0.1 of 0).
+
+def _unit_rows(rng, shape):
+    return rng.normal(size=shape)
+
+
+def _cosine_rows(a, b):
+    return np.sum(a * b, -1) / (np.linalg.norm(a, axis=-1) * np.linalg.norm(b, axis=-1))
+
+
+def _embedding_pairs(rng, shape, params):
+    y_true = _unit_rows(rng, shape)
+    return y_true, y_true + rng.normal(size=shape)
+
+
+def _cosine_embedding_pairs(rng, shape, params):
+    labels = np.where(rng.random(shape[:-1]) < 0.5, -1.0, 1.0)
+    flat = labels.reshape(-1)
+    flat[0], flat[-1] = -1.0, 1.0
+    x1, x2 = _unit_rows(rng, shape), _unit_rows(rng, shape)
+    margin = params.get("margin", 0.0)
+    for _ in range(100):  # redraw the dissimilar pairs whose cosine sits at the margin's kink
+        close = (labels < 0) & (np.abs(_cosine_rows(x1, x2) - margin) < 0.1)
+        if not close.any():
+            break
+        x2[close] = rng.normal(size=x2[close].shape)
+    return labels, x1, x2
+
+
+def _ranking_pairs(rng, shape, params):
+    labels = 2.0 * _binary_labels(rng, shape) - 1.0
+    x1 = rng.normal(size=shape)
+    slack = np.where(rng.random(shape) < 0.5, -1.0, 1.0) * rng.uniform(0.1, 2.0, size=shape)
+    # slack = margin - y (x1 - x2), away from the hinge's kink at 0.
+    return labels, x1, x1 - labels * (params.get("margin", 0.0) - slack)
+
+
+def _triplets(rng, shape, params):
+    anchor, positive, negative = (rng.normal(size=shape) for _ in range(3))
+    p, eps, margin = params.get("p", 2.0), params.get("eps", 1e-6), params.get("margin", 1.0)
+
+    def distance(a, b):
+        return np.sum(np.abs(a - b + eps) ** p, axis=-1) ** (1.0 / p)
+
+    for _ in range(100):  # redraw the triplets at the hinge's kink, or at swap's tie
+        d_neg, d_swap = distance(anchor, negative), distance(positive, negative)
+        closest = np.minimum(d_neg, d_swap) if params.get("swap") else d_neg
+        close = (np.abs(margin + distance(anchor, positive) - closest) < 0.1) | (np.abs(d_neg - d_swap) < 0.05)
+        if not close.any():
+            break
+        negative[close] = rng.normal(size=negative[close].shape)
+    return None, anchor, positive, negative
+
+
+def _contrastive_pairs(rng, shape, params):
+    x = rng.normal(size=shape)
+    return None, x, x + rng.normal(size=shape)
 
 
 Generator = Callable[[np.random.Generator, tuple, dict], tuple]
@@ -222,8 +328,15 @@ GENERATORS: dict[str, Generator] = {
     "quantile": _real,
     "epsilon_insensitive": _real,
     "poisson": _counts,
+    "gamma_deviance": _positive,
+    "tweedie_deviance": _tweedie,
+    "general_robust": _real,
+    "cauchy": _real,
+    "geman_mcclure": _real,
+    "welsch": _real,
     "binary_cross_entropy": _probabilities,
     "sigmoid_cross_entropy": _binary_logits,
+    "sigmoid_focal": _binary_logits,
     "hinge": _margin_scores,
     "squared_hinge": _margin_scores,
     "modified_huber": _margin_scores,
@@ -232,10 +345,25 @@ GENERATORS: dict[str, Generator] = {
     "softmax_cross_entropy": _one_hot_logits,
     "sparse_categorical_cross_entropy": _integer_probabilities,
     "sparse_softmax_cross_entropy": _integer_logits,
+    "softmax_focal": _one_hot_logits,
+    "sparse_softmax_focal": _integer_logits,
+    "poly1_cross_entropy": _one_hot_logits,
+    "sparse_poly1_cross_entropy": _integer_logits,
     "kl_divergence": _distribution_probabilities,
     "kl_divergence_with_logits": _distribution_logits,
     "categorical_hinge": _categorical_scores,
     "gaussian_nll": _gaussian,
+    "linear_cross_entropy": _linear_head,
+    "dice": _masks,
+    "jaccard": _masks,
+    "tversky": _masks,
+    "focal_tversky": _masks,
+    "jensen_shannon": _distribution_probabilities,
+    "cosine_distance": _embedding_pairs,
+    "cosine_embedding": _cosine_embedding_pairs,
+    "margin_ranking": _ranking_pairs,
+    "triplet_margin": _triplets,
+    "info_nce": _contrastive_pairs,
 }
 
 
@@ -246,7 +374,12 @@ def missing_generators() -> list[str]:
 
 def shapes(loss: lk.Loss) -> tuple[tuple[int, ...], ...]:
     """The prediction shapes to test ``loss`` with."""
-    return POINTWISE_SHAPES if lk.get(loss).kind == "pointwise" else CLASS_AXIS_SHAPES
+    if lk.get(loss).name == "info_nce":  # paired rows (N, D) only
+        return CLASS_AXIS_SHAPES[:1]
+    kind = lk.get(loss).kind
+    if kind == "overlap":
+        return OVERLAP_SHAPES
+    return POINTWISE_SHAPES if kind == "pointwise" else CLASS_AXIS_SHAPES
 
 
 # --------------------------------------------------------------------------------- parameters
@@ -270,6 +403,23 @@ def _param_settings(loss: lk.Loss, shape: tuple) -> list[tuple[str, dict]]:
         settings += [("eps=0.1", {"eps": 0.1})]
     if "full" in names:
         settings += [("full", {"full": True})]
+    if loss.name == "tweedie_deviance":  # every class of power: normal, Poisson, compound, gamma, beyond, below 0
+        settings += [(f"power={p:g}", {"power": p}) for p in (0.0, 1.0, 1.2, 2.0, 3.0, -1.0)]
+    if loss.name == "general_robust":  # the limits, the named members and values between them
+        settings += [(f"alpha={a:g}", {"alpha": a}) for a in (2.0, 0.0, -2.0, -math.inf, 0.5, 3.0)]
+        settings += [("alpha=-1,scale=0.5", {"alpha": -1.0, "scale": 0.5})]
+    if loss.name in ("cauchy", "geman_mcclure", "welsch"):
+        settings += [("scale=0.5", {"scale": 0.5}), ("scale=2", {"scale": 2.0})]
+    if "margin" in names:
+        settings += [("margin=0.5", {"margin": 0.5})]
+    if "p" in names:
+        settings += [("p=1", {"p": 1.0}), ("p=3", {"p": 3.0})]
+    if "swap" in names:
+        settings += [("swap", {"swap": True})]
+    if "temperature" in names:
+        settings += [("temperature=0.5", {"temperature": 0.5})]
+    if "symmetric" in names:
+        settings += [("one-directional", {"symmetric": False})]
     if "pos_weight" in names:
         settings += [("pos_weight=2.5", {"pos_weight": 2.5})]
         if len(shape) > 1:
@@ -288,6 +438,41 @@ def _param_settings(loss: lk.Loss, shape: tuple) -> list[tuple[str, dict]]:
                       {"class_weight": _class_weight(shape[-1]), "label_smoothing": 0.1})]
     if "pos_weight" in names and "label_smoothing" in names:
         settings += [("pos_weight+label_smoothing", {"pos_weight": 2.5, "label_smoothing": 0.1})]
+    if loss.name in ("sigmoid_focal", "softmax_focal", "sparse_softmax_focal"):
+        # gamma = 0 (the cross-entropy), below 1 (where (1 - p)^gamma has an infinite slope at p = 1), large.
+        settings += [("gamma=0", {"gamma": 0.0}), ("gamma=0.5", {"gamma": 0.5}), ("gamma=5", {"gamma": 5.0})]
+        if "alpha" in names:
+            settings += [("alpha=0.25", {"alpha": 0.25}), ("alpha=0.75,gamma=0.5", {"alpha": 0.75, "gamma": 0.5})]
+        if "class_weight" in names:
+            settings += [("class_weight+gamma=0.5", {"class_weight": _class_weight(shape[-1]), "gamma": 0.5})]
+    if loss.name in ("poly1_cross_entropy", "sparse_poly1_cross_entropy"):
+        settings += [("epsilon=-1", {"epsilon": -1.0}), ("epsilon=0", {"epsilon": 0.0})]
+        if "ignore_index" in names:
+            settings += [("epsilon=-1+ignore_index", {"epsilon": -1.0, "ignore_index": IGNORE_INDEX})]
+    if "z_loss" in names:
+        settings += [("z_loss=0.01", {"z_loss": 0.01})]
+        if "class_weight" in names:
+            settings += [("z_loss+class_weight", {"z_loss": 0.5, "class_weight": _class_weight(shape[-1])})]
+        if "ignore_index" in names:
+            settings += [("z_loss+ignore_index", {"z_loss": 0.5, "ignore_index": IGNORE_INDEX})]
+        if "label_smoothing" in names:
+            settings += [("z_loss+label_smoothing", {"z_loss": 0.1, "label_smoothing": 0.2})]
+    if loss.kind == "overlap":
+        settings += [("smooth=0.1", {"smooth": 0.1}), ("batch", {"batch": True})]
+        if "squared" in names:
+            settings += [("squared", {"squared": True}), ("squared+batch", {"squared": True, "batch": True})]
+        if "alpha" in names:
+            settings += [("alpha=0.3,beta=0.7", {"alpha": 0.3, "beta": 0.7})]
+        if "gamma" in names:
+            settings += [("gamma=0.5", {"gamma": 0.5}), ("gamma=2", {"gamma": 2.0})]
+    if loss.name == "linear_cross_entropy":
+        # Its classes are the rows of weight (V, D), not the last axis of hidden; a bias would add a
+        # third gradient (tests/test_linear_cross_entropy.py covers it and every combination).
+        vocab = linear_vocab(shape)
+        settings = [(i, {k: (_class_weight(vocab) if k == "class_weight" else v) for k, v in p.items()})
+                    for i, p in settings]
+        settings += [("chunk_size=2", {"chunk_size": 2}), ("chunk_size=4+ignore_index",
+                                                             {"chunk_size": 4, "ignore_index": IGNORE_INDEX})]
     return settings
 
 
@@ -306,14 +491,17 @@ def make_case(loss: lk.Loss | str, shape: tuple, params: dict | None = None, see
     """Seeded float64 inputs for ``loss`` with predictions of ``shape``.
 
     ``params`` only matters for the sparse losses' ``ignore_index``: some labels are then set
-    to it. The sample weight is positive and has shape ``shape[:1]``.
+    to it. The sample weight is positive and has shape ``shape[:1]`` (for an overlap loss with
+    ``batch=True``, whose terms are the classes, ``shape[-1:]``).
     """
     loss = lk.get(loss)
     rng = np.random.default_rng(seed)
     y_true, y_pred, *more = GENERATORS[loss.name](rng, tuple(shape), dict(params or {}))
-    sample_weight = rng.uniform(0.5, 2.0, size=tuple(shape[:1]))
+    pooled = loss.kind == "overlap" and bool((params or {}).get("batch"))
+    sample_weight = rng.uniform(0.5, 2.0, size=tuple(shape[-1:] if pooled else shape[:1]))
     more = tuple(np.asarray(p, dtype=np.float64) for p in more)
-    return Case(np.asarray(y_true), np.asarray(y_pred, dtype=np.float64), sample_weight, more)
+    y_true = None if y_true is None else np.asarray(y_true)  # None: a loss without a target
+    return Case(y_true, np.asarray(y_pred, dtype=np.float64), sample_weight, more)
 
 
 def reduction_cases(losses) -> list:

@@ -46,8 +46,18 @@ _SIGNED = (
     [1.0, -1.0, -1.0, 1.0, 0.0, 1e4, 1e4, -INF, INF, NAN],
 )
 
+_POSITIVE = (
+    [1e-13, 1.0, 2.0, 5.0, 1e4, 1e-8, NAN, 3.0],
+    [1.0, 1e-13, 2.0, 1e4, 0.5, 1e-8, 1.0, NAN],
+)
+# tweedie_deviance at its default power: zero targets, but means > 0 (the deviance is infinite at 0).
+_TWEEDIE = (
+    [0.0, 0.0, 1.0, 2.0, 5.0, 1e4, 0.0, NAN, 3.0],
+    [1e-13, 1e4, 1e-13, 2.0, 1e4, 0.5, 1.0, 1.0, NAN],
+)
+
 POINTWISE_EDGES = {
-    "real": _REAL, "non-negative": _NON_NEGATIVE, "counts": _COUNTS,
+    "real": _REAL, "non-negative": _NON_NEGATIVE, "counts": _COUNTS, "positive": _POSITIVE,
     "binary": _PROBABILITIES, "signed": _SIGNED,
 }
 
@@ -55,6 +65,8 @@ POINTWISE_EDGES = {
 def _pointwise_edges(loss):
     if loss.label_format == "binary" and loss.prediction_space == "logits":
         return _LOGITS
+    if loss.name == "tweedie_deviance":
+        return _TWEEDIE
     if loss.name == "mean_absolute_percentage_error":
         return ([0.0, 1.0, -2.0, 1e-9, 3.0], [1.0, 1.0, INF, 0.0, NAN])
     return POINTWISE_EDGES[loss.label_format]
@@ -105,8 +117,56 @@ def _label_rows(loss):
     return np.eye(CLASSES)[labels]
 
 
+def _embedding_rows():
+    """Pairs (triplets) of rows of the embedding losses: one tuple per row, one row per input."""
+    v, w = np.array([1.0, -2.0, 0.5, 3.0, -1.0]), np.array([0.5, 1.0, -1.0, 2.0, 0.25])
+    return [
+        (np.zeros(CLASSES), v, w),  # a zero vector: the eps clamp
+        (v, 2.0 * v, -v),  # parallel / antiparallel
+        (v, -v, 2.0 * v),
+        (1e30 * v, 1e30 * w, -1e30 * v),  # norms whose squares overflow float32
+        (1e-30 * v, v, w),  # below every eps
+        (v, v.copy(), v.copy()),  # identical rows: distance eps
+        (np.full(CLASSES, NAN), v, w),
+        (np.zeros(CLASSES), np.zeros(CLASSES), np.zeros(CLASSES)),
+    ]
+
+
+def _overlap_masks(loss, size: int, seed: int) -> list:
+    """(y_true, y_pred) masks (N, 4 pixels, CLASSES) whose first and last samples hold the edges."""
+    pixels = 4
+    rows = max(size // (pixels * CLASSES), 4)
+    y_true, y_pred = (np.array(a) for a in make_case(loss, (rows, pixels, CLASSES), seed=seed).args)
+    for n in (0, rows - 1):
+        y_true[n], y_pred[n] = 0.0, 0.0  # class 0: empty in both masks (loss 0)
+        y_true[n, 0, 1] = y_pred[n, 0, 1] = 1.0  # class 1: a one-pixel mask, found exactly
+        y_true[n, :, 2] = y_pred[n, :, 2] = 1.0  # class 2: a full mask, found exactly
+        y_true[n, :, 3] = 1.0  # class 3: a full mask, missed (p = 0)
+        y_pred[n, :, 4] = 1.0  # class 4: absent, predicted everywhere (p = 1)
+    # Soft labels and predictions at 1e-13 from the bounds; an absent class predicted at 1e-13.
+    y_true[rows // 2, :, 0] = [0.3, 0.7, 0.0, 1.0]
+    y_pred[rows // 2, :, 0] = [1e-13, 1.0 - 1e-13, 1e-13, 1.0 - 1e-13]
+    y_true[rows // 2, :, 1] = 0.0
+    y_pred[rows // 2, :, 1] = 1e-13
+    return [y_true, y_pred]
+
+
 def _rows(size: int) -> int:
     return max(size // CLASSES, 8)
+
+
+def _linear_head_edges(loss, size: int, dtype, seed: int) -> tuple:
+    """linear_cross_entropy: hidden rows that make logits of +-1e4 (shift-sensitive), zero rows, labels 0 and V-1."""
+    rows = _rows(size)
+    labels, hidden, weight = (np.array(a) for a in make_case(loss, (rows, CLASSES), seed=seed).args)
+    vocab = weight.shape[0]
+    edge_hidden = [np.full(CLASSES, 1e4 / CLASSES), np.zeros(CLASSES), np.full(CLASSES, -300.0), np.eye(CLASSES)[0] * 50.0]
+    edge_labels = [0, vocab - 1, vocab // 2, 0]
+    count = min(len(edge_hidden), rows // 2)
+    for k in range(count):
+        hidden[k], hidden[rows - 1 - k] = edge_hidden[k], edge_hidden[k]
+        labels[k], labels[rows - 1 - k] = edge_labels[k], edge_labels[k]
+    return labels, hidden.astype(dtype), weight.astype(dtype)
 
 
 def edge_case(loss: lk.Loss, size: int, dtype=np.float64, seed: int = 0, edges: bool = True) -> tuple:
@@ -134,6 +194,25 @@ def edge_case(loss: lk.Loss, size: int, dtype=np.float64, seed: int = 0, edges: 
             values = np.asarray(values[:count], dtype=np.float64)
             array[:count] = values
             array[size - count:] = values[::-1]
+    elif loss.kind == "overlap":
+        args = _overlap_masks(loss, size, seed)
+    elif loss.name == "linear_cross_entropy":
+        return _linear_head_edges(loss, size, dtype, seed)
+    elif loss.kind == "rowwise":
+        rows = _rows(size)
+        args = [np.array(a) for a in make_case(loss, (rows, CLASSES), seed=seed).args]
+        labelled = loss.has_target and loss.target_shape == "loss"
+        embeddings = args[1:] if labelled else args
+        edges = _embedding_rows()
+        count = min(len(edges), rows // 2)
+        for k, array in enumerate(embeddings):
+            values = np.array([edge[k % 3] for edge in edges[:count]])
+            array[:count] = values
+            array[rows - count:] = values[::-1]
+        if labelled:  # labels +-1 alternating over the edge rows
+            signs = np.where(np.arange(count) % 2 == 0, 1.0, -1.0)
+            args[0][:count] = signs
+            args[0][rows - count:] = signs[::-1]
     else:
         rows = _rows(size)
         case = make_case(loss, (rows, CLASSES), seed=seed)

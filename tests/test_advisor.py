@@ -30,6 +30,7 @@ _DOMAINS = {
     "counts": {True, False},
     "strictly_positive": {True, False},
     "tail": {"left", "right", "both"},
+    "zero_inflated": {True, False},
 }
 
 
@@ -67,6 +68,11 @@ STATED = [
     (dict(task="multiclass", output_activation="softmax"), "sparse_categorical_cross_entropy", {}),
     (dict(task="multiclass", need="margins"), "categorical_hinge", {}),
     (dict(task="multiclass", output_activation="sigmoid"), "binary_cross_entropy", {}),
+    (dict(need="uncertainty"), "gaussian_nll", {}),
+    (dict(task="segmentation"), "dice", {}),
+    (dict(task="segmentation", imbalance=True), "focal_tversky", {"alpha": 0.3, "beta": 0.7}),
+    (dict(task="embedding"), "info_nce", {}),
+    (dict(task="embedding", need="margins"), "margin_ranking", {}),
 ]
 
 
@@ -114,6 +120,9 @@ DATA = {
     "softmax-model": (_RNG.choice(["a", "b", "c"], size=_N), {"output_activation": "softmax"},
                       "sparse_categorical_cross_entropy"),
     "outliers-overridden": (_X + _RNG.standard_t(1.5, size=_N), {"outliers": "none"}, "mean_squared_error"),
+    "zero-inflated-claims": (np.where(_RNG.random(_N) < 0.6, 0.0, _RNG.gamma(2.0, 500.0, size=_N)), {},
+                             "tweedie_deviance"),
+    "zero-inflated-counts": (np.where(_RNG.random(_N) < 0.5, 0, _RNG.poisson(4.0, size=_N)), {}, "tweedie_deviance"),
 }
 
 
@@ -216,3 +225,39 @@ def test_missing_file_is_named(tmp_path):
 def test_inconsistent_or_invalid_requests_raise_value_error(kwargs, message):
     with pytest.raises(ValueError, match=message):
         lk.recommend(**kwargs)
+
+
+# --------------------------------------------------------------------- round-2 losses in advice
+
+
+def test_imbalanced_classification_is_offered_a_focal_loss_with_class_balanced_weights():
+    y = np.repeat([0, 1, 2], [900, 90, 10])
+    advice = lk.recommend(y=y, task="multiclass")
+    by_loss = {r.loss: r for r in advice}
+    focal = by_loss["sparse_softmax_focal"]
+    expected = lk.class_balanced_weights(np.array([900.0, 90.0, 10.0]), beta=advisor.CLASS_BALANCED_BETA)
+    np.testing.assert_allclose(focal.params["class_weight"], expected, rtol=1e-3)
+    assert focal.params["gamma"] == 2.0
+    assert advice[0].loss in ("sparse_softmax_cross_entropy", "sparse_softmax_focal")
+    binary = [r.loss for r in lk.recommend(task="binary", imbalance=True)][:3]
+    assert "sigmoid_focal" in binary
+
+
+def test_zero_inflation_is_found_in_the_data_and_reported():
+    y = np.concatenate([np.zeros(700), _RNG.gamma(2.0, 3.0, size=300)])
+    advice = lk.recommend(y=y)
+    assert advice.data.zero_inflated and advice.profile.zero_inflated
+    assert any("exactly 0" in finding for finding in advice.data.findings)
+    assert advice[0].loss == "tweedie_deviance" and advice[0].params == {"power": 1.5}
+    assert not lk.recommend(y=_RNG.gamma(2.0, 3.0, size=300)).data.zero_inflated
+
+
+def test_uncertainty_is_a_regression_need():
+    assert lk.recommend(need="uncertainty").profile.task == "regression"
+    with pytest.raises(ValueError, match="asks for a regression loss"):
+        lk.recommend(task="binary", need="uncertainty")
+
+
+def test_segmentation_and_embedding_take_no_target_data():
+    with pytest.raises(ValueError, match="state the task without data"):
+        lk.recommend(task="segmentation", y=[0, 1, 1, 0])

@@ -65,15 +65,32 @@ def test_every_loss_has_a_pytorch_reference():
     assert [loss.name for loss in lk.catalog() if bench.torch_reference(loss) is None] == []
 
 
-@pytest.mark.parametrize("name", ["log_cosh", "quantile", "modified_huber", "categorical_hinge"])
+@pytest.mark.parametrize("loss", lk.catalog(), ids=lambda loss: loss.name)
+def test_inputs_are_valid_for_every_loss(loss):
+    config = bench.Config("smoke", 1, 64, 8, 5)
+    y_true, predictions = bench.make_inputs(loss, config, dtype=np.float64)
+    assert (y_true is None) == (not loss.has_target)
+    assert len(predictions) == len(loss.inputs)
+    assert np.isfinite(float(loss(*bench.call_arguments(loss, y_true, predictions))))
+
+
+# Every plain expression (the losses without a native twin), value and gradients against the loss.
+@pytest.mark.parametrize("name", sorted(bench._plain_torch()))
 def test_plain_pytorch_expressions_equal_the_loss(name):
     import torch
 
     loss = lk.get(name)
-    y_true, (y_pred,) = bench.make_inputs(loss, bench.Config("smoke", 1, 64, 8, 5), dtype=np.float64)
-    _, expression = bench.torch_reference(loss)
-    expected = expression(torch.as_tensor(y_true), torch.as_tensor(y_pred))
-    np.testing.assert_allclose(float(loss(y_true, y_pred)), float(expected), rtol=1e-10)
+    y_true, predictions = bench.make_inputs(loss, bench.Config("smoke", 1, 64, 8, 5), dtype=np.float64)
+    reference_name, expression = bench.torch_reference(loss)
+    assert reference_name == bench._plain_torch()[name][0]  # no native twin takes precedence
+    inputs = [torch.as_tensor(p).requires_grad_(True) for p in predictions]
+    expected = expression(torch.as_tensor(y_true), *inputs)
+    expected.backward()
+    np.testing.assert_allclose(float(loss(y_true, *predictions)), float(expected), rtol=1e-10)
+    gradients = loss.grad(y_true, *predictions)
+    gradients = gradients if isinstance(gradients, tuple) else (gradients,)
+    for gradient, tensor in zip(gradients, inputs):
+        np.testing.assert_allclose(gradient, tensor.grad.numpy(), rtol=1e-8, atol=1e-12)
 
 
 def test_jax_references_are_optax_where_optax_has_the_loss(smoke_table):

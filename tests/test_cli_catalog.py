@@ -128,6 +128,22 @@ def test_plot_writes_the_default_png_and_prints_its_path(tmp_path):
     assert (tmp_path / "losskit-plot.png").read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
 
 
+@pytest.mark.parametrize(
+    "names",
+    [
+        ["cauchy", "welsch", "geman_mcclure", "huber"],  # issue 11's robust family next to Huber
+        ["dice", "tversky", "focal_tversky"],
+        ["cosine_distance", "margin_ranking", "triplet_margin"],
+        ["sigmoid_focal", "sigmoid_cross_entropy"],
+    ],
+    ids=["robust", "overlap", "embedding", "focal"],
+)
+def test_plot_draws_the_round_two_families(run_main, tmp_path, names):
+    result = run_main("plot", *names, "--out", "families.png")
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "families.png").read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
+
+
 @needs_script
 def test_plot_json_lists_one_curve_per_parameter_value_and_inline_param(tmp_path):
     result = run(

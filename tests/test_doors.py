@@ -69,14 +69,29 @@ def test_numpy_doors_equal_the_reference(loss, kind, reduction):
     _close(both_value, value, ".value_and_grad value")
     for ours, expected in zip(_as_tuple(both_grads), grads):
         _close(ours, expected, ".value_and_grad gradient")
-    keywords = dict(zip(["y_true", *loss.inputs], args))
+    keywords = dict(zip(loss._argument_names, args))
     _close(loss(**keywords, reduction=reduction), value, "keyword call")
 
 
-def _torch_inputs(args):
-    target = torch.as_tensor(args[0])
-    predictions = [torch.as_tensor(a).clone().requires_grad_(True) for a in args[1:]]
+def _torch_inputs(loss, args):
+    first = len(args) - len(loss.inputs)  # 1 after the target, 0 for a loss without one
+    target = torch.as_tensor(args[0]) if first else None
+    predictions = [torch.as_tensor(a).clone().requires_grad_(True) for a in args[first:]]
     return target, predictions
+
+
+def _with_target(target, predictions):
+    """The functional call's positional arguments (no target for a loss without one)."""
+    return tuple(predictions) if target is None else (target, *predictions)
+
+
+def _module_arguments(loss, target, predictions):
+    """PyTorch's order: (input, target, ...), (x1, x2, target) for the pair losses, no target if none."""
+    if target is None:
+        return tuple(predictions)
+    if lkt.module_class(loss).target_last:
+        return (*predictions, target)
+    return (predictions[0], target, *predictions[1:])
 
 
 @pytest.mark.filterwarnings("ignore::RuntimeWarning")
@@ -84,20 +99,20 @@ def _torch_inputs(args):
 def test_torch_doors_equal_the_reference(loss, kind, reduction):
     args = _inputs(loss, kind)
     value, grads = _reference(loss, args, reduction)
-    target, predictions = _torch_inputs(args)
+    target, predictions = _torch_inputs(loss, args)
 
     with torch.no_grad():
-        _close(loss(target, *predictions, reduction=reduction), value, "torch value without grad")
+        _close(loss(*_with_target(target, predictions), reduction=reduction), value, "torch value without grad")
 
-    functional = loss(target, *predictions, reduction=reduction)
+    functional = loss(*_with_target(target, predictions), reduction=reduction)
     _close(functional, value, "torch functional value")
     functional.sum().backward()
     for p, expected in zip(predictions, grads):
         _close(p.grad, expected, "torch autograd gradient of the functional call")
 
-    target, predictions = _torch_inputs(args)
+    target, predictions = _torch_inputs(loss, args)
     module = lkt.module_class(loss)(reduction=reduction)
-    module_value = module(predictions[0], target, *predictions[1:])
+    module_value = module(*_module_arguments(loss, target, predictions))
     _close(module_value, value, "module value")
     module_value.sum().backward()
     for p, expected in zip(predictions, grads):
@@ -110,8 +125,8 @@ def test_torch_compile_equals_the_reference(loss):
     args = _inputs(loss, "edges")
     reduction = loss.reductions[-1]
     value, grads = _reference(loss, args, reduction)
-    target, predictions = _torch_inputs(args)
-    compiled = torch.compile(lambda *p: loss(target, *p, reduction=reduction), backend="eager")
+    target, predictions = _torch_inputs(loss, args)
+    compiled = torch.compile(lambda *p: loss(*_with_target(target, p), reduction=reduction), backend="eager")
     result = compiled(*predictions)
     _close(result, value, "torch.compile value")
     result.backward()
@@ -124,11 +139,12 @@ def test_torch_compile_equals_the_reference(loss):
 def test_jax_doors_equal_the_reference(loss, kind, reduction):
     args = _inputs(loss, kind)
     value, grads = _reference(loss, args, reduction)
-    target = jnp.asarray(args[0])
-    predictions = tuple(jnp.asarray(a) for a in args[1:])
+    first = len(args) - len(loss.inputs)  # 1 after the target, 0 for a loss without one
+    target = jnp.asarray(args[0]) if first else None
+    predictions = tuple(jnp.asarray(a) for a in args[first:])
 
     def function(*p):
-        return loss(target, *p, reduction=reduction)
+        return loss(*_with_target(target, p), reduction=reduction)
 
     def total(*p):
         return jnp.sum(function(*p))
@@ -148,11 +164,16 @@ def test_keras_loss_equals_the_reference_per_sample(loss):
     if os.environ.get("KERAS_BACKEND", "jax") != "jax":
         pytest.skip("the Keras door is checked on the JAX backend here")
     lkk = pytest.importorskip("losskit.keras")
+    if loss.name in lkk.EXCLUDED:
+        pytest.skip(f"no Keras class: {lkk.EXCLUDED[loss.name]}")
     args = make_case(loss, shapes(loss)[-1]).args
     value, _ = _reference(loss, args, "none")
     keras_loss = lkk.loss_class(loss)(reduction=None, dtype="float64")
+    first = len(args) - len(loss.inputs)
+    # A loss without a target ignores Keras's y_true: any array of the batch will do.
+    y_true = args[0] if first else np.zeros(args[0].shape[:1])
     if len(loss.inputs) > 1:  # Keras passes one y_pred: the predictions stacked on a last axis
-        prediction = np.stack(args[1:], axis=-1)
+        prediction = np.stack(args[first:], axis=-1)
     else:
         prediction = args[1]
-    _close(np.asarray(keras_loss(jnp.asarray(args[0]), jnp.asarray(prediction))), value, "Keras loss")
+    _close(np.asarray(keras_loss(jnp.asarray(y_true), jnp.asarray(prediction))), value, "Keras loss")

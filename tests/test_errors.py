@@ -163,14 +163,16 @@ def test_labels_outside_the_unit_interval_name_y_true(loss):
         loss(labels, case.y_pred)
 
 
-@pytest.mark.parametrize("loss", [loss for loss in CATALOG if loss.label_format in ("non-negative", "counts")],
+@pytest.mark.parametrize("loss", [loss for loss in CATALOG if loss.label_format in ("non-negative", "counts", "positive")],
                          ids=lambda loss: loss.name)
 @pytest.mark.parametrize("argument", ["y_true", "y_pred"])
 def test_negative_values_for_logarithmic_and_count_losses_name_the_argument(loss, argument):
     case = _case(loss, (4,))
     arrays = {"y_true": case.y_true.copy(), "y_pred": case.y_pred.copy()}
     arrays[argument][2] = -0.5
-    with pytest.raises(ValueError, match=rf"{argument} must be non-negative \(>= 0\); found -0.5 at index \(2,\)"):
+    # The deviances need y_pred > 0 (gamma also y_true > 0): their message says positive.
+    domain = r"(non-negative \(>= 0\)|positive \(> 0\))"
+    with pytest.raises(ValueError, match=rf"{argument} must be {domain}; found -0.5 at index \(2,\)"):
         loss(arrays["y_true"], arrays["y_pred"])
 
 
@@ -178,13 +180,18 @@ def test_negative_values_for_logarithmic_and_count_losses_name_the_argument(loss
 @pytest.mark.parametrize("bad_label", [2.0, 0.5, -0.5])
 def test_margin_labels_outside_minus_one_zero_one_name_y_true(loss, bad_label):
     with pytest.raises(ValueError, match=rf"y_true must hold labels in \{{-1, \+1\}}.*found {bad_label:g}"):
-        loss(np.array([1.0, bad_label]), np.array([0.5, 0.5]))
+        loss(np.array([1.0, bad_label]), *_signed_predictions(loss, 2))
 
 
 @pytest.mark.parametrize("loss", SIGNED_LABELS, ids=lambda loss: loss.name)
 def test_margin_labels_mixing_zero_and_minus_one_are_rejected(loss):
     with pytest.raises(ValueError, match=r"y_true mixes 0 and -1 labels"):
-        loss(np.array([1.0, 0.0, -1.0]), np.array([0.5, 0.5, 0.5]))
+        loss(np.array([1.0, 0.0, -1.0]), *_signed_predictions(loss, 3))
+
+
+def _signed_predictions(loss, n):
+    """Every prediction of a signed-label loss for n labels (rows of 3 features for a rowwise one)."""
+    return [np.full((n, 3) if loss.kind == "rowwise" else (n,), 0.5) for _ in loss.inputs]
 
 
 # ---------------------------------------------------------------------------------- parameters
@@ -218,8 +225,50 @@ INVALID_PARAMETERS = [
      r"pos_weight must be a scalar or have shape \(3,\)"),
     ("sigmoid_cross_entropy", "pos_weight", -2.0, ValueError, "pos_weight must be non-negative"),
     ("sigmoid_cross_entropy", "pos_weight", "balanced", TypeError, "pos_weight must hold real numbers"),
+    ("sigmoid_focal", "gamma", -0.5, ValueError, "gamma must be a finite number >= 0"),
+    ("sigmoid_focal", "gamma", float("inf"), ValueError, "gamma must be a finite number >= 0"),
+    ("sigmoid_focal", "alpha", 1.5, ValueError, r"alpha must lie in \[0, 1\]"),
+    ("sigmoid_focal", "alpha", "balanced", TypeError, "alpha must be a real number"),
+    ("softmax_focal", "gamma", float("nan"), ValueError, "gamma must be a number, not NaN"),
+    ("softmax_focal", "class_weight", np.ones(4), ValueError, r"class_weight must have shape \(3,\)"),
+    ("sparse_softmax_focal", "gamma", -1.0, ValueError, "gamma must be a finite number >= 0"),
+    ("sparse_softmax_focal", "ignore_index", 0.5, TypeError, "ignore_index must be an integer or None"),
+    ("poly1_cross_entropy", "epsilon", -1.5, ValueError, "epsilon must be a finite number >= -1"),
+    ("sparse_poly1_cross_entropy", "epsilon", float("inf"), ValueError, "epsilon must be a finite number >= -1"),
+    ("softmax_cross_entropy", "z_loss", -1e-4, ValueError, "z_loss must be a finite number >= 0"),
+    ("sparse_softmax_cross_entropy", "z_loss", "1e-4", TypeError, "z_loss must be a real number"),
     ("gaussian_nll", "eps", 0.0, ValueError, "eps must be a finite number > 0"),
+    ("linear_cross_entropy", "chunk_size", 0, ValueError, "chunk_size must be a positive integer"),
+    ("linear_cross_entropy", "chunk_size", 2.5, TypeError, "chunk_size must be a positive integer"),
+    ("linear_cross_entropy", "z_loss", -1.0, ValueError, "z_loss must be a finite number >= 0"),
+    ("linear_cross_entropy", "bias", np.zeros(2), ValueError, r"bias must have shape \(6,\)"),
     ("gaussian_nll", "full", "yes", TypeError, "full must be True or False"),
+    ("tweedie_deviance", "power", 0.5, ValueError, r"power must be <= 0 or >= 1; got 0.5: no Tweedie distribution"),
+    ("tweedie_deviance", "power", float("inf"), ValueError, "power must be a finite number <= 0 or >= 1"),
+    ("tweedie_deviance", "power", float("nan"), ValueError, "power must be a number, not NaN"),
+    ("tweedie_deviance", "power", "1.5", TypeError, "power must be a real number"),
+    ("general_robust", "alpha", float("inf"), ValueError, r"alpha must be a real number or -inf"),
+    ("general_robust", "alpha", float("nan"), ValueError, "alpha must be a number, not NaN"),
+    ("general_robust", "alpha", None, TypeError, "alpha must be a real number"),
+    ("general_robust", "scale", 0.0, ValueError, "scale must be a finite number > 0"),
+    ("cauchy", "scale", -1.0, ValueError, "scale must be a finite number > 0"),
+    ("welsch", "scale", float("inf"), ValueError, "scale must be a finite number > 0"),
+    ("dice", "smooth", 0.0, ValueError, "smooth must be a finite number > 0"),
+    ("jaccard", "smooth", -1e-5, ValueError, "smooth must be a finite number > 0"),
+    ("dice", "squared", 1, TypeError, "squared must be True or False"),
+    ("dice", "batch", "yes", TypeError, "batch must be True or False"),
+    ("tversky", "alpha", -0.1, ValueError, "alpha must be a finite number >= 0"),
+    ("tversky", "beta", float("inf"), ValueError, "beta must be a finite number >= 0"),
+    ("focal_tversky", "gamma", 0.0, ValueError, "gamma must be a finite number > 0"),
+    ("cosine_distance", "eps", 0.0, ValueError, "eps must be a finite number > 0"),
+    ("cosine_embedding", "margin", 1.5, ValueError, r"margin must lie in \[-1, 1\]"),
+    ("margin_ranking", "margin", float("nan"), ValueError, "margin must be a number, not NaN"),
+    ("triplet_margin", "margin", 0.0, ValueError, "margin must be a finite number > 0"),
+    ("triplet_margin", "p", -1.0, ValueError, "p must be a finite number > 0"),
+    ("triplet_margin", "eps", -1e-6, ValueError, "eps must be a finite number >= 0"),
+    ("triplet_margin", "swap", 1, TypeError, "swap must be True or False"),
+    ("info_nce", "temperature", 0.0, ValueError, "temperature must be a finite number > 0"),
+    ("info_nce", "symmetric", "yes", TypeError, "symmetric must be True or False"),
 ]
 
 
@@ -334,7 +383,7 @@ def test_class_weight_of_another_library_raises_type_error():
 def test_missing_prediction_names_it(loss):
     case = _case(loss)
     with pytest.raises(TypeError, match=rf"{loss.name}\(\) missing required argument '{loss.pred_name}'"):
-        loss(case.y_true)
+        loss(*case.args[:len(case.args) - len(loss.inputs)])  # the target alone (nothing without one)
 
 
 @pytest.mark.parametrize("loss", CATALOG, ids=LOSS_IDS)

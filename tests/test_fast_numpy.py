@@ -10,6 +10,7 @@ placed at the start, across a chunk boundary and at the very end.
 
 from __future__ import annotations
 
+import math
 import subprocess
 import sys
 
@@ -41,12 +42,46 @@ PARAMS = {
     "epsilon_insensitive": [{"epsilon": 0.25}],
     "binary_cross_entropy": [{"label_smoothing": 0.2}],
     "sigmoid_cross_entropy": [{"label_smoothing": 0.2}],
+    "sigmoid_focal": [{"gamma": 0.0}, {"gamma": 0.5}, {"gamma": 5.0}],
+    # Every class of power: normal, below 0, Poisson, compound Poisson-gamma, gamma, beyond 2.
+    "tweedie_deviance": [{"power": p} for p in (0.0, -1.0, 1.0, 1.2, 2.0, 3.0)],
+    # The limits 2, 0 and -inf, the named member -2, values between and beyond them, a scale.
+    "general_robust": [{"alpha": a} for a in (2.0, 0.0, -2.0, -math.inf, 0.5, 4.0)] + [{"alpha": -1.0, "scale": 0.3}],
+    "cauchy": [{"scale": 0.3}, {"scale": 3.0}],
+    "geman_mcclure": [{"scale": 0.3}],
+    "welsch": [{"scale": 0.3}],
 }
 SIGNED = {"hinge", "squared_hinge", "modified_huber", "logistic"}
+DEVIANCE_POWERS = {"gamma_deviance": 2.0, "tweedie_deviance": None}  # None: the power parameter
+ROBUST = {"general_robust": 1.0, "cauchy": 0.0, "geman_mcclure": -2.0, "welsch": -math.inf}  # alpha (default)
 
 
-def _finite_edges(loss, signed: bool):
+def _deviance_power(loss, params) -> float:
+    fixed = DEVIANCE_POWERS[loss.name]
+    return params.get("power", loss.defaults["power"]) if fixed is None else fixed
+
+
+def _deviance_edges(power: float):
+    """(y_true, y_pred) pairs on each branch of regression._tweedie, inside the power's domain.
+
+    Predictions > 0; the perfect fit and the Taylor series' radius |log(mu/y)| around it; the edges
+    of the log1p band |mu - y| <= y/2; ratios far from 1 (expm1's cap in float32); y = 0 below
+    power 2 and y < 0 below 0. No term overflows float32.
+    """
+    radius = 0.5 / max(1.0, abs(1.0 - power), abs(2.0 - power))
+    pairs = [(3.0, 3.0), (3.0, 3.0 * (1.0 + 1e-8)), (2.0, 2.0 * math.exp(radius)), (2.0, 2.0 * math.exp(-radius)),
+             (1.0, 1.5), (1.0, 0.5), (1.0, 1.5000001), (1e-30, 1.0), (5.0, 1e-6), (2.0, 1e10), (1e4, 0.5)]
+    if power < 2.0:
+        pairs += [(0.0, 1e-15), (0.0, 7.0), (0.0, 1e10)]
+    if power <= 0.0:
+        pairs += [(-3.0, 2.0), (-1e4, 1e-3)]
+    return pairs
+
+
+def _finite_edges(loss, signed: bool, params=None):
     """(y_true, y_pred) pairs on each branch boundary of the loss's formula."""
+    if loss.name in DEVIANCE_POWERS and _deviance_power(loss, params or {}) != 0.0:
+        return _deviance_edges(_deviance_power(loss, params or {}))
     if loss.name in SIGNED:
         labels = [-1.0, 1.0] if signed else [0.0, 1.0]
         margins = [1.0, -1.0, 0.0, 0.5, -0.5, 3.0, -3.0, -1.0 - 1e-12, 40.0, -800.0]
@@ -55,10 +90,14 @@ def _finite_edges(loss, signed: bool):
         return [(0.0, 0.0), (1.0, 1.0), (0.0, 1.0), (1.0, 0.0), (1.0, 1e-13), (0.0, 1.0 - 1e-13), (0.5, 0.5), (0.3, 1e-30)]
     if loss.prediction_space == "logits":
         return [(0.0, 1e4), (1.0, -1e4), (0.0, -1e4), (1.0, 1e4), (0.5, 0.0), (1.0, 0.0), (0.0, 800.0), (1.0, -800.0)]
-    if loss.label_format in ("non-negative", "counts"):
+    if loss.label_format in ("non-negative", "counts") and loss.name not in DEVIANCE_POWERS:  # power 0: any reals
         return [(0.0, 0.0), (0.0, 1e-15), (5.0, 1e-15), (1.0, 0.0), (2.0, 1e30), (0.0, 7.0), (3.0, 3.0)]
     # Residuals at every kink of the regression losses (bands, thresholds, the log-cosh branch).
     residuals = [0.0, 0.1, 0.25, 0.5, 1.0, 2.0, 1e-8, 1.0 - 1e-12, 30.0, 800.0]
+    if loss.name in ROBUST and (params or {}).get("alpha", ROBUST[loss.name]) < 2.0:
+        # Past the square limit of float32 (9.2e18) and of float64 (6.7e153, dropped in float32),
+        # where x^2 is formed in log space; the loss grows slower than x^2 there and stays finite.
+        residuals += [1e20, 1e30, 1e200]
     return [(0.0, s * r) for r in residuals for s in (1.0, -1.0)] + [(1e-9, 0.0), (-3.0, -3.0)]
 
 
@@ -67,7 +106,17 @@ def _non_finite_edges(loss):
     return [(y, p) for y in values for p in values]
 
 
-def _draw(loss, size: int, rng, signed: bool):
+def _draw(loss, size: int, rng, signed: bool, params=None):
+    if loss.name in DEVIANCE_POWERS:
+        # Gamma-distributed targets, exact zeros below power 2, negative ones below 0; means around
+        # the targets, many within the series' radius.
+        power = _deviance_power(loss, params or {})
+        y_true = rng.gamma(2.0, 1.5, size)
+        if power < 2.0:
+            y_true = np.where(rng.random(size) < 0.3, 0.0, y_true)
+        if power <= 0.0:
+            y_true = y_true - 2.0
+        return y_true, np.maximum(np.abs(y_true), 0.05) * np.exp(rng.normal(0.0, 0.5, size))
     if loss.name in SIGNED:
         y_true = rng.integers(0, 2, size).astype(float)
         y_true = 2.0 * y_true - 1.0 if signed else y_true
@@ -81,9 +130,15 @@ def _draw(loss, size: int, rng, signed: bool):
     return rng.normal(0.0, 2.0, size), rng.normal(0.0, 2.0, size)
 
 
-def _inputs(loss, size: int, dtype, edges, *, signed: bool = False, seed: int = 0):
+def _representable(value: float, dtype) -> bool:
+    # A finite edge beyond the dtype's range (1e200 in float32) is left out rather than made inf.
+    return not math.isfinite(value) or abs(value) <= float(np.finfo(dtype).max)
+
+
+def _inputs(loss, size: int, dtype, edges, *, signed: bool = False, seed: int = 0, params=None):
     rng = np.random.default_rng(seed)
-    y_true, y_pred = _draw(loss, size, rng, signed)
+    y_true, y_pred = _draw(loss, size, rng, signed, params)
+    edges = [(y, p) for y, p in edges if _representable(y, dtype) and _representable(p, dtype)]
     edge_true, edge_pred = (np.array(column) for column in zip(*edges))
     count = len(edges)
     for start in sorted({0, min(CHUNK - count // 2, size - count), size - count}):
@@ -133,9 +188,9 @@ def test_every_single_prediction_pointwise_loss_has_a_numpy_kernel():
 @pytest.mark.parametrize("size", SIZES.values(), ids=SIZES.keys())
 def test_kernel_equals_reference_at_edge_values(kernel, params, signed, size):
     loss = lk.get(kernel.loss)
-    edges = _finite_edges(loss, signed)
+    edges = _finite_edges(loss, signed, params)
     for dtype, rtol in ((np.float64, 1e-12), (np.float32, 2e-5)):
-        y_true, y_pred = _inputs(loss, size, dtype, edges, signed=signed)
+        y_true, y_pred = _inputs(loss, size, dtype, edges, signed=signed, params=params)
         weight = np.random.default_rng(1).uniform(0.0, 2.0, size).astype(dtype)
         weight[::7] = 0.0
         for reduction in loss.reductions:
@@ -186,6 +241,56 @@ def test_reduced_value_and_gradient_do_not_depend_on_the_thread_count(name):
     finally:
         numba.set_num_threads(before)
     assert all(result == results[0] for result in results)
+
+
+SMALL_LOSS_CASES = (
+    [("gamma_deviance", {})] + [("tweedie_deviance", {"power": p}) for p in (-1.0, 1.0, 1.5, 3.0)]
+    + [("general_robust", {"alpha": a}) for a in (2.0, 0.0, -2.0, -math.inf, 0.5, 4.0)] + [("welsch", {"scale": 0.3})]
+)
+
+
+@pytest.mark.parametrize("name, params", SMALL_LOSS_CASES, ids=[f"{n}-{p}" for n, p in SMALL_LOSS_CASES])
+def test_kernel_keeps_the_relative_accuracy_of_losses_near_a_perfect_fit(name, params):
+    # There the losses are ~ e^2, far below the edge test's atol: the reference's Taylor series,
+    # log1p and expm1 forms must be the kernel's too, to relative accuracy (atol 0).
+    loss = lk.get(name)
+    kernel = next(k for k in POINTWISE_KERNELS if k.loss == name)
+    rng = np.random.default_rng(3)
+    size = SIZES["many-chunks"]
+    gap = 10.0 ** rng.uniform(-9.0, -1.0, size) * rng.choice([-1.0, 1.0], size)
+    if name in DEVIANCE_POWERS:
+        y_true = rng.gamma(2.0, 1.5, size) + 1e-3
+        y_pred = y_true * np.exp(gap)  # log(y_pred / y_true) = gap
+    else:
+        y_true = rng.normal(0.0, 2.0, size)
+        y_pred = y_true + gap
+    for dtype, rtol in ((np.float64, 1e-12), (np.float32, 2e-5)):
+        arrays = (y_true.astype(dtype), y_pred.astype(dtype))
+        assert _kernels.select(loss.prepare(arrays, dict(params), order=1)) is kernel
+        value, grad = loss.value_and_grad(*arrays, reduction="none", **params)
+        with lk.reference_only():
+            expected_value, expected_grad = loss.value_and_grad(*arrays, reduction="none", **params)
+        np.testing.assert_allclose(value, expected_value, rtol=rtol, atol=0.0)
+        np.testing.assert_allclose(grad, expected_grad, rtol=rtol, atol=0.0)
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # the reference's float32 overflows
+@pytest.mark.parametrize("name, params, edge", [
+    ("general_robust", {"alpha": 2.0}, (0.0, 1e20)),  # the loss 5e39
+    ("tweedie_deviance", {"power": 3.0}, (1.0, 1e-13)),  # the gradient -2e39
+], ids=["general_robust-loss", "tweedie_deviance-gradient"])
+def test_float32_terms_beyond_its_range_are_inf_before_weight_and_scale_apply(name, params, edge):
+    # The kernels widen to float64; the reference forms each term in float32, where it is inf,
+    # and a zero weight then gives NaN and a mean's 1/n does not bring it back into range.
+    loss = lk.get(name)
+    kernel = next(k for k in POINTWISE_KERNELS if k.loss == name)
+    y_true, y_pred = _inputs(loss, SIZES["many-chunks"], np.float32, [edge] * 7, params=params)
+    weight = np.ones_like(y_true)
+    weight[::7] = 0.0
+    for reduction in ("none", "mean"):
+        for sample_weight in (None, weight):
+            kwargs = dict(params, reduction=reduction, sample_weight=sample_weight)
+            _assert_equal_to_reference(kernel, y_true, y_pred, kwargs, 2e-5)
 
 
 @pytest.mark.filterwarnings("ignore::RuntimeWarning")  # inf - inf in the masked rows, on both sides

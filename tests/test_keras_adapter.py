@@ -27,18 +27,26 @@ import losskit.keras as lkk  # noqa: E402
 from _cases import make_case, param_cases, shapes  # noqa: E402
 from losskit._registry import class_name  # noqa: E402
 
-CATALOG = lk.catalog()
+# Losses the (y_true, y_pred) protocol cannot carry get no class, each with its reason.
+EXCLUDED = [loss for loss in lk.catalog() if loss.name in lkk.EXCLUDED]
+CATALOG = [loss for loss in lk.catalog() if loss.name not in lkk.EXCLUDED]
 BACKEND = keras.backend.backend()
-CLASS_AXIS = [loss for loss in CATALOG if loss.kind != "pointwise"]
+# Losses of several stacked predictions (or no target) over a feature axis are checked with axis=
+# in their own module (tests/test_embedding.py).
+CLASS_AXIS = [loss for loss in CATALOG if loss.kind != "pointwise" and len(loss.inputs) == 1 and loss.has_target]
 
 jax_backend = pytest.mark.skipif(BACKEND != "jax", reason="jax.grad needs Keras's JAX backend")
 
 
 def _keras_inputs(case):
-    """``(y_true, y_pred)`` as Keras passes them: several predictions stacked on a last axis."""
+    """``(y_true, y_pred)`` as Keras passes them: several predictions stacked on a last axis.
+
+    A loss without a target ignores y_true; Keras still passes one (zeros of the batch here).
+    """
+    y_true = np.zeros(case.y_pred.shape[:1]) if case.y_true is None else case.y_true
     if not case.more_predictions:
-        return case.y_true, case.y_pred
-    return case.y_true, np.stack([case.y_pred, *case.more_predictions], axis=-1)
+        return y_true, case.y_pred
+    return y_true, np.stack([case.y_pred, *case.more_predictions], axis=-1)
 
 
 def _stacked(grad):
@@ -88,10 +96,19 @@ def test_every_catalog_loss_has_a_static_registered_class_named_by_the_registry(
         assert keras.saving.get_registered_object(f"losskit>{name}") is cls
 
 
+def test_the_excluded_losses_are_documented_and_refused_with_their_reason():
+    assert [loss.name for loss in EXCLUDED] == ["linear_cross_entropy"]
+    for loss in EXCLUDED:
+        assert not hasattr(lkk, class_name(loss))
+        with pytest.raises(ValueError, match="y_true, y_pred"):
+            lkk.loss_class(loss.name)
+
+
 def test_a_loss_whose_inputs_do_not_stack_into_y_pred_gets_no_class():
-    no_target = dataclasses.replace(lk.gaussian_nll, name="no_target", has_target=False)
-    with pytest.raises(TypeError, match="no_target takes mean, variance, which do not stack"):
-        type("NoTarget", (lkk.LosskitLoss,), {"loss": no_target})
+    # One variance per row cannot stack with a mean of shape (..., D) on a last axis.
+    per_row = dataclasses.replace(lk.gaussian_nll, name="per_row", kind="rowwise", input_shapes=("loss",))
+    with pytest.raises(TypeError, match="per_row takes y_true, mean, variance, which do not stack"):
+        type("PerRow", (lkk.LosskitLoss,), {"loss": per_row})
 
 
 def test_loss_class_resolves_aliases_and_rejects_unknown_names():
@@ -215,7 +232,7 @@ def test_config_round_trip_keeps_parameters_and_outputs(loss):
     case = make_case(loss, shape, params)
     y_true, y_pred = _keras_inputs(case)
     args = case.args
-    if loss.kind != "pointwise":
+    if loss in CLASS_AXIS:
         params["axis"] = 1
         y_true, y_pred = args = _channels_first(loss, case)
     original = lkk.get_loss(loss.name, reduction="sum", name="my_loss", dtype="float64", **params)

@@ -100,9 +100,9 @@ def test_report_html_names_every_loss_and_embeds_every_figure(regression):
     page = (out / "report.html").read_text()
     for label in ("mean_squared_error", "huber", "mean_absolute_error"):
         assert label in page
-    for figure_id in ("fig-learning-curves", "fig-metrics", "fig-residuals", "fig-loss-shapes"):
+    for figure_id in ("fig-learning-curves", "fig-dynamics", "fig-metrics", "fig-residuals", "fig-loss-shapes"):
         assert f"id='{figure_id}'" in page
-    assert page.count("<img ") == page.count("src='data:image/png;base64,") == 4
+    assert page.count("<img ") == page.count("src='data:image/png;base64,") == 5
 
 
 def test_rerun_reuses_every_finished_run_and_prints_the_ranked_table(regression):
@@ -166,10 +166,14 @@ RESUME_LOSSES = "mse,mae,huber"
 RESUME_SEEDS = 2
 
 
-def resume_args(out: Path) -> list[str | Path]:
+RESUME_SWEEP = "outliers=0,0.2"
+
+
+def resume_args(out: Path, sweep: bool = False) -> list[str | Path]:
     # No early stopping (patience = epochs) so that every run lasts long enough to be interrupted.
+    extra = ["--sweep", RESUME_SWEEP] if sweep else []
     return ["compare", "--dataset", "diabetes", "--losses", RESUME_LOSSES, "--seeds", str(RESUME_SEEDS),
-            "--epochs", "30", "--patience", "30", "--jobs", "1", "--out", out]
+            "--epochs", "30", "--patience", "30", "--jobs", "1", *extra, "--out", out]
 
 
 def finished_runs(store: Path) -> dict[str, float]:
@@ -191,9 +195,9 @@ def restore_default_sigint() -> None:
     signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
-def interrupt_after_first_run(out: Path, sig: signal.Signals) -> tuple[int, str, dict[str, float]]:
+def interrupt_after_first_run(out: Path, sig: signal.Signals, sweep: bool = False) -> tuple[int, str, dict[str, float]]:
     """Start a sweep, send ``sig`` once a run has finished; return its exit status, stderr and store."""
-    process = subprocess.Popen([LOSSKIT, *map(str, resume_args(out)), "--no-progress"], env=ENV,
+    process = subprocess.Popen([LOSSKIT, *map(str, resume_args(out, sweep)), "--no-progress"], env=ENV,
                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
                                preexec_fn=restore_default_sigint)
     store = out / "runs.sqlite"
@@ -236,6 +240,53 @@ def test_an_interrupted_sweep_resumes_without_repeating_or_losing_a_run(tmp_path
     # A finished run read back keeps its original timestamp: it was not trained and stored again.
     assert {key: after[key] for key in before} == before
     assert {run["key"] for run in payload["runs"]} == set(after)
+
+
+def test_a_killed_sweep_resumes_with_nothing_trained_twice(tmp_path):
+    if LOSSKIT is None:
+        pytest.fail("the `losskit` console script is not on PATH: run `pip install -e .` first")
+    out = tmp_path / "report"
+    status, stderr, before = interrupt_after_first_run(out, signal.SIGKILL, sweep=True)
+    total = len(RESUME_LOSSES.split(",")) * RESUME_SEEDS * len(RESUME_SWEEP.split("=")[1].split(","))
+    assert status == -signal.SIGKILL, stderr
+    assert 1 <= len(before) < total
+    payload = compare_json(*resume_args(out, sweep=True)[1:])
+    after = finished_runs(out / "runs.sqlite")
+    assert (payload["reused_runs"], payload["new_runs"]) == (len(before), total - len(before))
+    assert len(after) == total and {key: after[key] for key in before} == before
+    assert {(run["outliers"], run["seed"], run["loss"]) for run in payload["runs"]} == {
+        (level, seed, loss) for level in (0.0, 0.2) for seed in range(RESUME_SEEDS)
+        for loss in ("mean_squared_error", "mean_absolute_error", "huber")
+    }
+    report = (out / "report.html").read_text()
+    assert "id='fig-robustness'" in report and "id='sweep-table'" in report
+
+
+def test_sweep_and_tuning_print_the_robustness_table_and_the_chosen_values(tmp_path):
+    done = losskit("compare", "--dataset", "diabetes", "--losses", "mse,huber", "--sweep", "outliers=0,0.3",
+                   "--param", "huber.delta=0.5,1", "--seeds", "3", "--epochs", "25", "--out", tmp_path / "r",
+                   "--no-progress")
+    assert done.returncode == 0, done.stderr
+    assert "robustness: clean test RMSE per outliers level" in done.stdout
+    assert "huber(delta=tuned): chosen on the validation split per seed" in done.stdout
+    assert "beats mean_squared_error from outliers=" in done.stdout or "does not beat" in done.stdout
+
+
+def test_recommend_compare_trains_the_recommended_losses_and_the_baseline(tmp_path):
+    csv = write_regression_csv(tmp_path / "houses.csv")
+    done = subprocess.run([LOSSKIT, "recommend", "--csv", str(csv), "--target", "price", "--compare", "--top", "2"],
+                          capture_output=True, text=True, timeout=TIMEOUT_S, env=ENV, cwd=tmp_path, check=False)
+    assert done.returncode == 0, done.stderr
+    assert "Recommended losses" in done.stdout and "winner: " in done.stdout
+    results = json.loads((tmp_path / "losskit-report" / "results.json").read_text())
+    compared = results["settings"]["loss_names"]
+    assert "mean_squared_error" in compared and 2 <= len(compared) <= 3
+    assert results["ranking"][0] in done.stdout.split("winner: ")[1]
+
+
+def test_recommend_compare_needs_data():
+    done = losskit("recommend", "--task", "regression", "--compare")
+    assert done.returncode == 2 and "--compare trains on your data" in done.stderr
 
 
 # --------------------------------------------------------------------------------- bad inputs

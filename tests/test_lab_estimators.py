@@ -62,7 +62,9 @@ def test_regressor_predicts_in_the_targets_units():
     assert LossRegressor(loss="mse", epochs=100).fit(X, y).score(X, y) > 0.4
 
 
-@pytest.mark.parametrize("loss", [loss.name for loss in lk.catalog("binary")] + [loss.name for loss in lk.catalog("multiclass")])
+# The lab refuses losses over rows (a vocabulary projection: linear_cross_entropy) with a clear error.
+@pytest.mark.parametrize("loss", [loss.name for loss in lk.catalog("binary")]
+                         + [loss.name for loss in lk.catalog("multiclass") if loss.kind != "rowwise"])
 def test_classifier_probabilities_are_distributions_for_every_classification_loss(loss):
     X, y = load_iris(return_X_y=True)
     if lk.get(loss).task == "binary":

@@ -24,6 +24,7 @@ pytest.importorskip("sklearn")
 pytest.importorskip("matplotlib")
 
 from losskit import lab  # noqa: E402
+from losskit.lab.models import lab_supports  # noqa: E402
 from losskit.lab._types import CompareResult, LossSpec, RunConfig, RunResult  # noqa: E402
 from losskit.lab.report import (  # noqa: E402
     command_line,
@@ -40,8 +41,10 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backg
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
 
 EXPECTED_FIGURES = {
-    "regression": ["fig-learning-curves", "fig-metrics", "fig-residuals", "fig-loss-shapes"],
-    "binary": ["fig-learning-curves", "fig-metrics", "fig-reliability", "fig-loss-shapes"],
+    "regression": ["fig-learning-curves", "fig-dynamics", "fig-metrics", "fig-residuals", "fig-loss-shapes"],
+    "binary": ["fig-learning-curves", "fig-dynamics", "fig-metrics", "fig-reliability", "fig-loss-shapes"],
+    "sweep": ["fig-robustness", "fig-tuning", "fig-learning-curves", "fig-dynamics", "fig-metrics", "fig-residuals",
+              "fig-loss-shapes"],
 }
 
 
@@ -55,6 +58,12 @@ def small_report(out: Path, **settings) -> tuple[CompareResult, Path, dict[str, 
 def regression_report(tmp_path_factory):
     return small_report(tmp_path_factory.mktemp("regression-report"), dataset="diabetes", losses="mse,huber",
                         params=["huber.delta=0.5"], outliers=0.2, epochs=8)
+
+
+@pytest.fixture(scope="module")
+def sweep_report(tmp_path_factory):
+    return small_report(tmp_path_factory.mktemp("sweep-report"), dataset="diabetes", losses="mse,huber",
+                        params=["huber.delta=0.5,1"], sweep="outliers=0,0.2", epochs=4)
 
 
 @pytest.fixture(scope="module")
@@ -131,9 +140,9 @@ FIGURES_JS = """() => Array.from(document.querySelectorAll('figure')).map(figure
 }))"""
 
 
-@pytest.mark.parametrize("task", ["regression", "binary"])
-def test_every_figure_renders_in_a_real_browser(task, regression_report, binary_report):
-    _, out, _ = regression_report if task == "regression" else binary_report
+@pytest.mark.parametrize("task", ["regression", "binary", "sweep"])
+def test_every_figure_renders_in_a_real_browser(task, request):
+    _, out, _ = request.getfixturevalue(f"{task}_report")
     playwright, browser = open_in_chromium()
     try:
         page = browser.new_page(viewport={"width": 1280, "height": 900})
@@ -162,7 +171,7 @@ def test_every_figure_renders_in_a_real_browser(task, regression_report, binary_
 # ------------------------------------------------------------------------------ loss shapes
 
 
-@pytest.mark.parametrize("loss", lk.catalog(), ids=lambda loss: loss.name)
+@pytest.mark.parametrize("loss", [loss for loss in lk.catalog() if lab_supports(loss)], ids=lambda loss: loss.name)
 def test_every_catalog_loss_can_be_drawn_in_the_shape_figure(loss):
     grid = np.linspace(-3.0, 3.0, 61)
     x, values = loss_shape(LossSpec(loss.name), grid)

@@ -37,15 +37,16 @@ def test_grad_is_one_gradient_per_prediction_matching_finite_differences(loss, s
     grads = loss.grad(*case.args, **kwargs)
     assert isinstance(grads, tuple) and len(grads) == len(loss.inputs)
     step = 1e-6
+    first = len(case.args) - len(loss.inputs)  # 1 after the target, 0 for a loss without one
     for index, grad in enumerate(grads):
-        prediction = case.args[1 + index]
+        prediction = case.args[first + index]
         assert grad.shape == prediction.shape
         numeric = np.zeros_like(prediction)
         for position in np.ndindex(prediction.shape):
             shifted = [a.copy() for a in case.args]
-            shifted[1 + index][position] += step
+            shifted[first + index][position] += step
             up = np.sum(loss(*shifted, **kwargs))
-            shifted[1 + index][position] -= 2 * step
+            shifted[first + index][position] -= 2 * step
             down = np.sum(loss(*shifted, **kwargs))
             numeric[position] = (up - down) / (2 * step)
         np.testing.assert_allclose(grad, numeric, rtol=1e-6, atol=1e-8)
@@ -68,19 +69,23 @@ def test_torch_autograd_and_jax_grad_equal_the_analytic_gradients(loss, shape, p
     expected = loss.grad(*case.args, **params, sample_weight=weight, reduction=reduction)
 
     tensors = [torch.as_tensor(a) for a in case.args]
-    for t in tensors[1:]:
+    first = len(case.args) - len(loss.inputs)  # 1 after the target, 0 for a loss without one
+    for t in tensors[first:]:
         t.requires_grad_(True)
     torch_weight = None if weight is None else torch.as_tensor(weight)
-    loss(*tensors, **params, sample_weight=torch_weight, reduction=reduction).sum().backward()
-    for t, g in zip(tensors[1:], expected):
+    torch_params = {k: torch.as_tensor(v) if isinstance(v, np.ndarray) else v for k, v in params.items()}
+    loss(*tensors, **torch_params, sample_weight=torch_weight, reduction=reduction).sum().backward()
+    for t, g in zip(tensors[first:], expected):
         np.testing.assert_allclose(t.grad.numpy(), g, rtol=1e-12, atol=1e-14)
 
     def total(*predictions):
-        return jnp.sum(loss(jnp.asarray(case.y_true), *predictions, **params,
+        target = () if case.y_true is None else (jnp.asarray(case.y_true),)
+        jax_params = {k: jnp.asarray(v) if isinstance(v, np.ndarray) else v for k, v in params.items()}
+        return jnp.sum(loss(*target, *predictions, **jax_params,
                             sample_weight=None if weight is None else jnp.asarray(weight), reduction=reduction))
 
     argnums = tuple(range(len(loss.inputs)))
-    jax_grads = jax.jit(jax.grad(total, argnums=argnums))(*(jnp.asarray(p) for p in case.args[1:]))
+    jax_grads = jax.jit(jax.grad(total, argnums=argnums))(*(jnp.asarray(p) for p in case.args[first:]))
     for ours, g in zip(jax_grads, expected):
         np.testing.assert_allclose(np.asarray(ours), g, rtol=1e-12, atol=1e-14)
 

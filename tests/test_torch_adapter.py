@@ -812,9 +812,13 @@ def test_dense_softmax_twin_steps_aside_for_masked_logits():
 
 def _every_loss_case(loss):
     case = make_case(loss, shapes(loss)[-1])
-    y_true = _tensor(case.y_true)
+    y_true = None if case.y_true is None else _tensor(case.y_true)  # None: a loss without a target
     predictions = [_tensor(case.y_pred), *(_tensor(p) for p in case.more_predictions)]
     return y_true, predictions
+
+
+def _functional_args(y_true, predictions):
+    return tuple(predictions) if y_true is None else (y_true, *predictions)
 
 
 @pytest.mark.parametrize("loss", CATALOG, ids=lambda loss: loss.name)
@@ -824,8 +828,8 @@ def test_functional_autograd_gradient_equals_grad_for_every_loss(loss):
     for reduction in loss.reductions:
         for x in inputs:
             x.grad = None
-        loss(y_true, *inputs, reduction=reduction).sum().backward()
-        expected = loss.grad(y_true, *predictions, reduction=reduction)
+        loss(*_functional_args(y_true, inputs), reduction=reduction).sum().backward()
+        expected = loss.grad(*_functional_args(y_true, predictions), reduction=reduction)
         expected = expected if isinstance(expected, tuple) else (expected,)
         for x, want in zip(inputs, expected):
             torch.testing.assert_close(x.grad, want, rtol=1e-12, atol=1e-300)
@@ -954,12 +958,16 @@ def _assert_module_equals(module, input, target, native):
 
 def _module_inputs(loss):
     y_true, predictions = _every_loss_case(loss)
+    if y_true is None:
+        return tuple(predictions)
+    if lkt.module_class(loss).target_last:  # PyTorch's (x1, x2, target)
+        return (*predictions, y_true)
     return (predictions[0], y_true, *predictions[1:])
 
 
 @pytest.mark.parametrize("loss", CATALOG, ids=lambda loss: loss.name)
 def test_every_module_pickles_saves_and_deep_copies(loss):
-    params = {"class_weight": [1.0, 2.0, 0.5, 1.5]} if "class_weight" in loss.defaults else {}
+    params = {"class_weight": [1.0, 2.0, 0.5, 1.5]} if "class_weight" in loss.defaults and len(loss.inputs) == 1 else {}
     reduction = loss.reductions[0]
     module = lkt.module_class(loss)(reduction=reduction, **params).to(torch.float64)
     inputs = _module_inputs(loss)

@@ -9,9 +9,13 @@ from __future__ import annotations
 
 # Import order is catalog order: regression, then binary, then multiclass.
 from . import regression  # isort: skip
+from . import robust  # isort: skip
 from . import binary  # isort: skip
 from . import multiclass  # isort: skip
 from . import distributional  # isort: skip
+from . import overlap  # isort: skip
+from . import embedding  # isort: skip
+from . import linear  # isort: skip
 from ._array import value_checks
 from ._loss import LABEL_FORMATS, PREDICTION_SPACES, TASKS, Equivalent, Loss, Param
 from ._reduction import REDUCTIONS
@@ -19,8 +23,13 @@ from ._kernels import reference_only
 from ._registry import catalog, class_name, get, names, suggest
 from .binary import *  # noqa: F403
 from .distributional import *  # noqa: F403
+from .embedding import *  # noqa: F403
+from .linear import linear_cross_entropy  # noqa: F401
 from .multiclass import *  # noqa: F403
+from .multiclass import class_balanced_weights
+from .overlap import *  # noqa: F403
 from .regression import *  # noqa: F403
+from .robust import *  # noqa: F403
 
 __version__ = "0.1.0"
 
@@ -39,10 +48,15 @@ __all__ = [
     "PREDICTION_SPACES",
     "LABEL_FORMATS",
     "REDUCTIONS",
+    "class_balanced_weights",
     *regression.__all__,
+    *robust.__all__,
     *binary.__all__,
     *multiclass.__all__,
     *distributional.__all__,
+    *overlap.__all__,
+    *embedding.__all__,
+    "linear_cross_entropy",
 ]
 
 
@@ -53,6 +67,7 @@ _LAZY = {
     "recommend": ("losskit.advisor", "recommend"),
     "conformance": ("losskit.conformance", None),
     "lab": ("losskit.lab", None),
+    "boosting": ("losskit.boosting", None),
     "torch": ("losskit.torch", None),
     "keras": ("losskit.keras", None),
 }

@@ -18,7 +18,7 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-from ._kernels import run, select
+from ._kernels import grad_params, reference_style, run, select
 
 __all__ = ["value", "derivatives"]
 
@@ -51,32 +51,99 @@ def _expand_to(xp: Any, upstream: Any, ndim: int) -> Any:
 # --------------------------------------------------------------------------------- PyTorch
 
 _TORCH_FUNCTION: list[Any] = []
+_TORCH_DEFERRED: list[Any] = []
+
+
+def _differentiable_params(call: Any) -> tuple[str, ...]:
+    """The array parameters set in ``call`` whose analytic gradient the reference kernel returns."""
+    return tuple(name for name in grad_params(call.loss) if call.params.get(name) is not None)
+
+
+def _with_arrays(call: Any, arrays: tuple) -> Any:
+    """``call`` with its predictions, then its differentiable array parameters, replaced by ``arrays``."""
+    count = len(call.predictions)
+    names = _differentiable_params(call)
+    if not names:
+        return call.replace(predictions=tuple(arrays))
+    params = dict(call.params)
+    params.update(zip(names, arrays[count:]))
+    return call.replace(predictions=tuple(arrays[:count]), params=params)
 
 
 def _torch_value(call: Any) -> Any:
     torch = sys.modules["torch"]  # a torch call: torch is imported
     if not torch.is_grad_enabled():
         return run(call)[0]
-    if _other_inputs_require_grad(call):
+    extra = _differentiable_params(call)
+    if _other_inputs_require_grad(call, extra):
         return run(call, reference=True)[0]
-    predictions = call.predictions
-    if not (predictions[0].requires_grad or any(p.requires_grad for p in predictions[1:])):
+    arrays = tuple(call.predictions) + tuple(call.params[name] for name in extra)
+    if not any(a.requires_grad for a in arrays):
         return run(call)[0]
     native = select(call, styles=("native",))
     if native is not None:
         return native.fn(call)
+    if call.reduction == "none" and reference_style(call.loss) == "reduced":
+        # The gradient of a reduced kernel is a sum over the terms; with a vector of upstream
+        # gradients it is recomputed in backward, with them as per-term weights.
+        if not _TORCH_DEFERRED:
+            _TORCH_DEFERRED.append(_make_torch_deferred_function())
+        return _TORCH_DEFERRED[0].apply(call, *arrays)
     if not _TORCH_FUNCTION:
         _TORCH_FUNCTION.append(_make_torch_function())
-    outputs = _TORCH_FUNCTION[0].apply(call, *call.predictions)
+    outputs = _TORCH_FUNCTION[0].apply(call, *arrays)
     return outputs[0]
 
 
-def _other_inputs_require_grad(call: Any) -> bool:
+def _other_inputs_require_grad(call: Any, exclude: tuple[str, ...] = ()) -> bool:
     y_true, weight = call.y_true, call.weight
     if (y_true is not None and y_true.requires_grad) or (weight is not None and weight.requires_grad):
         return True
     params = call.params
-    return any(params[name] is not None and params[name].requires_grad for name in call.loss._array_params)
+    return any(params[name] is not None and params[name].requires_grad
+               for name in call.loss._array_params if name not in exclude)
+
+
+def _upstream_weights(xp: Any, call: Any, upstream: Any) -> Any:
+    """Per-term weights upstream * sample_weight: the reduced kernel's 'sum' then gives the vector-Jacobian product."""
+    weight = call.weight
+    if weight is None:
+        return upstream
+    from ._reduction import expand_weight
+
+    return upstream * expand_weight(xp, weight, upstream.ndim)
+
+
+def _make_torch_deferred_function() -> Any:
+    import torch
+
+    class DeferredAnalyticLoss(torch.autograd.Function):
+        """reduction='none' of a "reduced" kernel: forward is the value only, backward one more pass.
+
+        Backward runs the kernel with reduction 'sum' and the upstream gradient (times the sample
+        weights) as weights: the gradient of sum_i u_i w_i l_i, exactly the vector-Jacobian product.
+        """
+
+        @staticmethod
+        def forward(call, *arrays):
+            return run(_with_arrays(call, arrays).replace(order=0))[0]
+
+        @staticmethod
+        def setup_context(ctx, inputs, output):
+            ctx.call = inputs[0]
+            ctx.save_for_backward(*inputs[1:])
+
+        @staticmethod
+        def backward(ctx, grad_value):
+            arrays = ctx.saved_tensors
+            call = _with_arrays(ctx.call, arrays)
+            upstream = grad_value.to(arrays[0].dtype)
+            weights = _upstream_weights(torch, call, upstream)
+            with torch.no_grad():
+                _, grads, _ = run(call.replace(weight=weights, reduction="sum", order=1))
+            return (None, *grads)
+
+    return DeferredAnalyticLoss
 
 
 def _make_torch_function() -> Any:
@@ -97,7 +164,7 @@ def _make_torch_function() -> Any:
 
         @staticmethod
         def forward(call, *predictions):
-            value, grads, _ = run(call.replace(predictions=predictions, order=1))
+            value, grads, _ = run(_with_arrays(call, predictions).replace(order=1))
             # A gradient that is an input (or a view of one) cannot be an output of its own.
             pointers = {p.untyped_storage().data_ptr() for p in predictions}
             grads = tuple(g.clone() if g.untyped_storage().data_ptr() in pointers else g for g in grads)
@@ -107,6 +174,9 @@ def _make_torch_function() -> Any:
         def setup_context(ctx, inputs, output):
             grads = output[1:]
             ctx.mark_non_differentiable(*grads)
+            # The gradient outputs never receive an upstream gradient: without this, autograd
+            # would materialise zeros the size of every gradient before calling backward.
+            ctx.set_materialize_grads(False)
             ctx.call = inputs[0]
             ctx.save_for_backward(*grads, *inputs[1:])
 
@@ -117,7 +187,7 @@ def _make_torch_function() -> Any:
             grads = saved[:count]
             if torch.is_grad_enabled():
                 predictions = saved[count:]
-                _, grads, _ = run(ctx.call.replace(predictions=predictions, order=1), reference=True)
+                _, grads, _ = run(_with_arrays(ctx.call, predictions).replace(order=1), reference=True)
             elif grad_value.ndim == 0 and not grad_value.requires_grad and _is_one(grad_value):
                 # The usual backward of a scalar loss: hand over the saved gradient, no multiply.
                 return (None, *grads)
@@ -172,14 +242,22 @@ def _make_jax_function(loss: Any, xp: Any, reduction: str, static: dict, array_n
 
     def make_call(y_true, predictions, weight, arrays, order):
         first = predictions[0]
-        loss_shape = tuple(first.shape) if loss.kind == "pointwise" else tuple(first.shape[:-1])
         params = dict(static)
         params.update(zip(array_names, arrays))
+        loss_shape = loss.loss_shape(tuple(first.shape), params)
         return Call(
             loss=loss, xp=xp, backend="jax", y_true=y_true, predictions=tuple(predictions), params=params,
             weight=weight, reduction=reduction, order=order, out_dtype=first.dtype, compute_dtype=first.dtype,
             loss_shape=loss_shape,
         )
+
+    # The array parameters whose gradient the (reduced) reference kernel returns: their tangents
+    # pair with the kernel's extra gradients; every other array goes through the reference.
+    analytic = tuple(array_names.index(name) for name in grad_params(loss) if name in array_names)
+    other = tuple(i for i in range(len(array_names)) if i not in analytic)
+
+    if reduction == "none" and reference_style(loss) == "reduced":
+        return _make_jax_deferred(jax, xp, make_call, analytic)
 
     @jax.custom_jvp
     def function(y_true, predictions, weight, arrays):
@@ -190,24 +268,29 @@ def _make_jax_function(loss: Any, xp: Any, reduction: str, static: dict, array_n
         t_true, t_predictions, t_weight, t_arrays = tangents
         value, grads, _ = run(make_call(y_true, predictions, weight, arrays, 1))
         tangent = None
-        for g, t in zip(grads, t_predictions):
+        paired = tuple(t_predictions) + tuple(t_arrays[i] for i in analytic)
+        for g, t in zip(grads, paired):
             if isinstance(t, SymbolicZero):
                 continue
             product = g * t
             if product.ndim > value.ndim:  # contract the axes a term depends on (the class axis)
                 product = xp.sum(product, axis=tuple(range(value.ndim, product.ndim)))
             tangent = product if tangent is None else tangent + product
-        others = [(i, t) for i, t in enumerate((t_true, t_weight, t_arrays)) if not _all_symbolic_zero(t)]
+        t_others = tuple(t_arrays[i] for i in other)
+        others = [(i, t) for i, t in enumerate((t_true, t_weight, t_others)) if not _all_symbolic_zero(t)]
         if others:
             # A tangent of the target, the weights or an array parameter: differentiate the
             # reference expression in those inputs (the analytic gradient covers predictions only).
             def of_others(*values):
-                inputs = [y_true, weight, arrays]
+                inputs = [y_true, weight, tuple(arrays[i] for i in other)]
                 for (i, _), v in zip(others, values):
                     inputs[i] = v
-                return run(make_call(inputs[0], predictions, inputs[1], inputs[2], 0), reference=True)[0]
+                merged = list(arrays)
+                for i, v in zip(other, inputs[2]):
+                    merged[i] = v
+                return run(make_call(inputs[0], predictions, inputs[1], tuple(merged), 0), reference=True)[0]
 
-            primal_others = [(y_true, weight, arrays)[i] for i, _ in others]
+            primal_others = [(y_true, weight, tuple(arrays[i] for i in other))[i] for i, _ in others]
             tangent_others = [_instantiate(t, p) for (_, t), p in zip(others, primal_others)]
             _, extra = jax.jvp(of_others, tuple(primal_others), tuple(tangent_others))
             tangent = extra if tangent is None else tangent + extra
@@ -217,6 +300,49 @@ def _make_jax_function(loss: Any, xp: Any, reduction: str, static: dict, array_n
 
     function.defjvp(rule, symbolic_zeros=True)
     return function
+
+
+def _make_jax_deferred(jax: Any, xp: Any, make_call: Any, analytic: tuple) -> Any:
+    """reduction='none' of a "reduced" kernel: a custom_vjp whose backward reruns the kernel.
+
+    Forward keeps only the inputs (no residual per chunk); backward runs the kernel with
+    reduction 'sum' and the cotangent (times the sample weights) as weights, the vector-Jacobian
+    product. The cotangents of the labels, the sample weights and the other array parameters
+    are zero: differentiate those with reduction 'mean' or 'sum'.
+    """
+
+    @jax.custom_vjp
+    def function(y_true, predictions, weight, arrays):
+        return run(make_call(y_true, predictions, weight, arrays, 0))[0]
+
+    def forward(y_true, predictions, weight, arrays):
+        return function(y_true, predictions, weight, arrays), (y_true, predictions, weight, arrays)
+
+    def backward(residuals, cotangent):
+        y_true, predictions, weight, arrays = residuals
+        call = make_call(y_true, predictions, weight, arrays, 1)
+        weights = _upstream_weights(xp, call, cotangent)
+        _, grads, _ = run(call.replace(weight=weights, reduction="sum"))
+        count = len(predictions)
+        array_cotangents = [xp.zeros_like(a) for a in arrays]
+        for position, i in enumerate(analytic):
+            array_cotangents[i] = grads[count + position]
+        weight_cotangent = None if weight is None else xp.zeros_like(weight)
+        return (_zero_cotangent(y_true), tuple(grads[:count]), weight_cotangent, tuple(array_cotangents))
+
+    function.defvjp(forward, backward)
+    return function
+
+
+def _zero_cotangent(x: Any) -> Any:
+    import jax
+    import numpy as np
+
+    if x is None:
+        return None
+    if jax.numpy.issubdtype(x.dtype, jax.numpy.inexact):
+        return jax.numpy.zeros_like(x)
+    return np.zeros(x.shape, dtype=jax.dtypes.float0)
 
 
 def _all_symbolic_zero(tangent: Any) -> bool:

@@ -40,7 +40,10 @@ from typing import Any, Callable
 
 from ._reduction import reduce
 
-__all__ = ["Kernel", "register_kernel", "kernels", "select", "load_backend", "reference_only", "run", "STYLES"]
+__all__ = [
+    "Kernel", "register_kernel", "kernels", "select", "load_backend", "reference_only", "run", "STYLES",
+    "reduced_reference", "reference_style", "grad_params",
+]
 
 STYLES = ("elementwise", "reduced", "native")
 
@@ -68,6 +71,36 @@ class Kernel:
     def __post_init__(self) -> None:
         if self.style not in STYLES:
             raise ValueError(f"style must be one of {STYLES}; got {self.style!r}")
+
+
+def reduced_reference(*, grad_params: tuple[str, ...] = ()) -> Callable[[Callable], Callable]:
+    """Mark a loss's reference kernel as of the "reduced" style: ``fn(call) -> (value, grads)``.
+
+    For a loss whose gradient is not elementwise in its terms, such as a weight matrix shared by
+    every token (linear_cross_entropy's ``weight``): the kernel reads the call's reduction and
+    sample weights itself and returns the reduced value and the gradients of the reduced value
+    (of the weighted sum for ``reduction="none"``), one per prediction, then one per array
+    parameter named in ``grad_params`` that the call sets (a bias). The autodiff bridges hand
+    those parameters' gradients to autograd too, and for ``reduction="none"`` recompute the
+    gradients in the backward pass with the upstream gradient as per-term weights.
+    """
+
+    def mark(fn: Callable) -> Callable:
+        fn.losskit_style = "reduced"
+        fn.losskit_grad_params = tuple(grad_params)
+        return fn
+
+    return mark
+
+
+def reference_style(loss: Any) -> str:
+    """The style of ``loss``'s reference kernel: "elementwise" (the usual) or "reduced"."""
+    return getattr(loss.kernel, "losskit_style", "elementwise")
+
+
+def grad_params(loss: Any) -> tuple[str, ...]:
+    """The array parameters whose gradients a "reduced" reference kernel returns after the predictions'."""
+    return getattr(loss.kernel, "losskit_grad_params", ())
 
 
 _REGISTRY: dict[tuple[str, str], list[Kernel]] = {}
@@ -159,6 +192,9 @@ def run(call: Any, kernel: Kernel | None = None, *, reference: bool = False) -> 
         value, grads = kernel.fn(call)
         return value, grads, None
     loss = call.loss
+    if kernel is None and reference_style(loss) == "reduced":
+        value, grads = loss.kernel(call)
+        return value, grads, None
     fn = loss.kernel if kernel is None else kernel.fn
     extra = {"with_hess": True} if call.order >= 2 else {}
     arguments = (call.y_true, *call.predictions) if loss.has_target else call.predictions

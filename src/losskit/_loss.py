@@ -18,15 +18,19 @@ from ._array import (
 )
 from ._reduction import REDUCTIONS, check_reduction
 
-TASKS = ("regression", "binary", "multiclass")
+TASKS = ("regression", "binary", "multiclass", "segmentation", "embedding")
 PREDICTION_SPACES = ("values", "probabilities", "logits", "scores", "log-probabilities")
-# How the class axis is used: pointwise losses pair elements one to one; "dense" losses take
-# one-hot or soft labels of the prediction's shape; "sparse" ones take integer labels.
-KINDS = ("pointwise", "dense", "sparse")
+# How the last axis is used: pointwise losses pair elements one to one; "dense" losses take
+# one-hot or soft labels of the prediction's shape; "sparse" ones take integer labels;
+# "overlap" losses (Dice) sum over every axis but the batch axis (0) and the class axis, one
+# loss per sample and class; "rowwise" losses reduce a feature axis (an embedding) to one loss
+# per row. Every kind but pointwise takes axis= for that last axis.
+KINDS = ("pointwise", "dense", "sparse", "overlap", "rowwise")
 
 LABEL_FORMATS = {
     "real": "real values",
     "non-negative": "non-negative real values",
+    "positive": "positive real values (> 0)",
     "counts": "non-negative counts (rates' targets)",
     "binary": "{0, 1} or probabilities in [0, 1] (soft labels)",
     "signed": "{-1, +1}, or {0, 1} converted to {-1, +1}",
@@ -110,6 +114,9 @@ class Loss:
     has_target: bool = True
     # The kernel also returns the diagonal of the Hessian when called with with_hess=True.
     has_hessian: bool = False
+    # The shape of y_true: "same" (the first prediction's) or "loss" (one label per loss term);
+    # default "loss" for sparse losses, "same" otherwise.
+    target_shape: str = ""
     description: str = ""
     when_to_use: str = ""
     when_not_to_use: str = ""
@@ -132,8 +139,15 @@ class Loss:
             object.__setattr__(self, "inputs", ("logits" if self.prediction_space == "logits" else "y_pred",))
         if not self.input_shapes:
             object.__setattr__(self, "input_shapes", ("same",) * (len(self.inputs) - 1))
-        if len(self.input_shapes) != len(self.inputs) - 1 or not set(self.input_shapes) <= {"same", "loss"}:
-            raise ValueError(f"input_shapes must give 'same' or 'loss' for each input after the first; got {self.input_shapes!r}")
+        # "free": the shape is the loss's own business (a weight matrix), checked by check_inputs.
+        if len(self.input_shapes) != len(self.inputs) - 1 or not set(self.input_shapes) <= {"same", "loss", "free"}:
+            raise ValueError(
+                f"input_shapes must give 'same', 'loss' or 'free' for each input after the first; got {self.input_shapes!r}"
+            )
+        if not self.target_shape:
+            object.__setattr__(self, "target_shape", "loss" if self.kind == "sparse" else "same")
+        if self.target_shape not in ("same", "loss"):
+            raise ValueError(f"target_shape must be 'same' or 'loss'; got {self.target_shape!r}")
         object.__setattr__(self, "_defaults", {p.name: p.default for p in self.params})
         object.__setattr__(self, "_plans", {})
         object.__setattr__(self, "_array_params", tuple(p.name for p in self.params if p.is_array))
@@ -275,27 +289,39 @@ class Loss:
         first = as_array(xp, values[len(names) - len(self.inputs)], self.pred_name)
         predictions = [first] + [as_array(xp, named[n], n, like=first) for n in self.inputs[1:]]
         y_true = as_array(xp, named["y_true"], "y_true", like=first) if self.has_target else None
-        float_true = y_true if self.has_target and self.kind != "sparse" else None
+        integer_labels = self.label_format == "integer"
+        float_true = y_true if self.has_target and not integer_labels else None
         out_dtype, compute_dtype = floating_dtypes(xp, *predictions, float_true)
 
         moved = False
         if self.kind != "pointwise":
             axis = _class_axis(axis, first, self.pred_name)
+            if self.kind == "overlap" and axis == 0 and first.ndim > 1:
+                raise ValueError(
+                    f"axis=0 is the batch axis of {self.name}; pass the class axis (1 for PyTorch's and MONAI's "
+                    "(N, C, d1, ...) layout, -1 for channels last)"
+                )
             if axis != first.ndim - 1:
                 # The kernels see the class axis last; gradients are moved back in evaluate().
-                predictions[0] = first = xp.moveaxis(first, axis, -1)
-                if self.kind == "dense":
+                # Only arrays of the first prediction's shape move; their shapes are checked after.
+                shape = tuple(first.shape)
+                predictions = [
+                    xp.moveaxis(p, axis, -1) if i == 0 or (self.input_shapes[i - 1] == "same" and tuple(p.shape) == shape)
+                    else p for i, p in enumerate(predictions)
+                ]
+                first = predictions[0]
+                if y_true is not None and self.target_shape == "same" and tuple(y_true.shape) == shape:
                     y_true = xp.moveaxis(y_true, axis, -1)
                 moved = True
-        loss_shape = self._check_shapes(xp, y_true, predictions)
+        loss_shape = self._check_shapes(xp, y_true, predictions, params)
         backend = _library_name(xp)
-        if self.kind == "sparse" and backend == "torch" and y_true.dtype != xp.int64:
+        if integer_labels and backend == "torch" and y_true.dtype != xp.int64:
             y_true = xp.astype(y_true, xp.int64)  # torch's gather and take index with int64 only
 
         # Values are checked as given, so tolerances (rows summing to 1) follow the caller's
         # precision: a bfloat16 softmax row is off by up to 2^-8, beyond float32's tolerance.
         given = [p if is_floating(xp, p) else xp.astype(p, out_dtype) for p in predictions]
-        if y_true is not None and self.kind != "sparse" and not is_floating(xp, y_true):
+        if y_true is not None and not integer_labels and not is_floating(xp, y_true):
             given_true = xp.astype(y_true, out_dtype)
         else:
             given_true = y_true
@@ -326,25 +352,53 @@ class Loss:
         cacheable = unchanged and not moved and weight is None and not array_params
         return call, cacheable
 
-    def _check_shapes(self, xp: Namespace, y_true: Any, predictions: list) -> tuple:
+    def loss_shape(self, shape: tuple, params: dict) -> tuple:
+        """The shape of the unreduced loss for a first prediction of ``shape`` (class axis last)."""
+        if self.kind == "pointwise":
+            return tuple(shape)
+        if self.kind == "overlap":
+            # One loss per sample and class; batch=True pools the batch into one region per class.
+            return (shape[-1],) if params.get("batch") else (shape[0], shape[-1])
+        return tuple(shape[:-1])
+
+    def _check_shapes(self, xp: Namespace, y_true: Any, predictions: list, params: dict) -> tuple:
         first, pred_name = predictions[0], self.pred_name
         if self.kind == "pointwise":
             if y_true is not None:
                 V.check_same_shape(y_true, first, pred_name)
             loss_shape = tuple(first.shape)
+        elif self.kind == "overlap":
+            if first.ndim < 2:
+                raise ValueError(
+                    f"{pred_name} of {self.name} must have a batch axis first and a class axis, shape "
+                    f"(N, ..., num_classes) (or (N, num_classes, ...) with axis=1); got {tuple(first.shape)}"
+                )
+            V.check_same_shape(y_true, first, pred_name)
+            loss_shape = self.loss_shape(tuple(first.shape), params)
         else:
             V.check_class_axis(first, pred_name)
             if self.kind == "dense":
                 V.check_dense_labels_shape(y_true, first, pred_name, self.pair or "the sparse variant")
-            else:
+            elif self.kind == "sparse":
                 V.check_sparse_labels_shape(y_true, first, pred_name, self.pair or "the dense variant")
-                if not is_integral(xp, y_true):
-                    raise TypeError(
-                        f"y_true of {self.name} must be integer class indices; got dtype {y_true.dtype}. "
-                        f"Cast with y_true.astype(int), or use {self.pair} for one-hot or soft labels"
+            elif y_true is not None:
+                if self.target_shape == "same":
+                    V.check_same_shape(y_true, first, pred_name)
+                elif tuple(y_true.shape) != tuple(first.shape[:-1]):
+                    raise ValueError(
+                        f"y_true has shape {tuple(y_true.shape)} but {self.name} needs one label per row of "
+                        f"{pred_name}, shape {tuple(first.shape[:-1])}; losskit never broadcasts its inputs"
                     )
+            if self.label_format == "integer" and not is_integral(xp, y_true):
+                alternative = f", or use {self.pair} for one-hot or soft labels" if self.pair else ""
+                raise TypeError(
+                    f"y_true of {self.name} must be integer class indices; got dtype {y_true.dtype}. "
+                    f"Cast with y_true.astype(int){alternative}"
+                )
             loss_shape = tuple(first.shape[:-1])
         for name, rule, value in zip(self.inputs[1:], self.input_shapes, predictions[1:]):
+            if rule == "free":
+                continue
             expected = tuple(first.shape) if rule == "same" else loss_shape
             if tuple(value.shape) != expected:
                 raise ValueError(
@@ -375,9 +429,12 @@ class Loss:
             if hess is not None:
                 hess = tuple(h if h.dtype == out_dtype else _saturating_cast(xp, h, out_dtype) for h in hess)
             if call.axis is not None:
-                grads = (xp.moveaxis(grads[0], -1, call.axis),) + grads[1:]
+                # The gradients of array parameters (a bias) follow the predictions' and never move.
+                moved = (True,) + tuple(rule == "same" for rule in self.input_shapes)
+                moved += (False,) * (len(grads) - len(moved))
+                grads = tuple(xp.moveaxis(g, -1, call.axis) if m else g for g, m in zip(grads, moved))
                 if hess is not None:
-                    hess = (xp.moveaxis(hess[0], -1, call.axis),) + hess[1:]
+                    hess = tuple(xp.moveaxis(h, -1, call.axis) if m else h for h, m in zip(hess, moved))
             grads = grads[0] if len(grads) == 1 else grads
             if hess is not None:
                 hess = hess[0] if len(hess) == 1 else hess
@@ -406,13 +463,18 @@ class Loss:
         return inspect.Signature(parameters)
 
     def _docstring(self) -> str:
-        shape_in = "(..., num_classes)" if self.kind != "pointwise" else "any shape"
-        shape_true = {
-            "pointwise": f"same shape as {self.pred_name}",
-            "dense": f"same shape as {self.pred_name}",
-            "sparse": f"{self.pred_name}.shape[:-1], integer dtype",
+        shape_in = {
+            "pointwise": "any shape", "dense": "(..., num_classes)", "sparse": "(..., num_classes)",
+            "overlap": "(N, ..., num_classes)", "rowwise": "(..., num_features)",
         }[self.kind]
-        unreduced = f"{self.pred_name}.shape" if self.kind == "pointwise" else f"{self.pred_name}.shape[:-1]"
+        if self.target_shape == "same":
+            shape_true = f"same shape as {self.pred_name}"
+        else:
+            shape_true = f"{self.pred_name}.shape[:-1]" + (", integer dtype" if self.label_format == "integer" else "")
+        unreduced = {
+            "pointwise": f"{self.pred_name}.shape",
+            "overlap": "(N, num_classes), or (num_classes,) with batch=True",
+        }.get(self.kind, f"{self.pred_name}.shape[:-1]")
         lines = [self.summary, ""]
         if self.description:
             lines += [textwrap.dedent(self.description).strip(), ""]
@@ -422,10 +484,14 @@ class Loss:
             lines += ["y_true : array", f"    {LABEL_FORMATS[self.label_format]}; {shape_true}."]
         lines += [f"{self.pred_name} : array", f"    {self.prediction_space}; {shape_in}."]
         for name, rule in zip(self.inputs[1:], self.input_shapes):
-            lines += [f"{name} : array", f"    {'same shape as ' + self.pred_name if rule == 'same' else 'shape ' + unreduced}."]
+            shape = {"same": "same shape as " + self.pred_name, "loss": "shape " + unreduced,
+                     "free": "see the description"}[rule]
+            lines += [f"{name} : array", f"    {shape}."]
         for p in self.params:
             lines += [f"{p.name} : default {p.default!r}", f"    {p.description} Valid: {p.constraint}."]
-        if self.kind != "pointwise":
+        if self.kind == "rowwise":
+            lines += ["axis : int, default -1", f"    The feature axis of {self.pred_name}."]
+        elif self.kind != "pointwise":
             lines += [
                 "axis : int, default -1",
                 f"    The class axis of {self.pred_name}; 1 takes PyTorch's (N, C, d1, ...) layout.",
@@ -434,7 +500,7 @@ class Loss:
             "sample_weight : array, optional",
             f"    Non-negative weights whose shape is a prefix of {unreduced}.",
             "reduction : {" + ", ".join(repr(r) for r in self.reductions) + "}",
-            "    'none': w*l per " + ("element" if self.kind == "pointwise" else "sample")
+            "    'none': w*l per " + {"pointwise": "element", "overlap": "sample and class", "rowwise": "row"}.get(self.kind, "sample")
             + "; 'sum': sum(w*l); 'mean': sum(w*l)/sum(w).",
             "",
             "Returns",

@@ -47,7 +47,9 @@ __all__ = [
 
 OUTPUT_ACTIVATIONS = ("linear", "sigmoid", "softmax", "none")  # "none" (no activation) means linear
 OUTLIER_LEVELS = ("none", "some", "heavy")
-NEEDS = ("calibrated-probabilities", "quantiles", "counts", "margins")
+NEEDS = ("calibrated-probabilities", "quantiles", "counts", "margins", "uncertainty")
+# The needs that only a regression loss serves.
+_REGRESSION_NEEDS = ("quantiles", "counts", "uncertainty")
 
 # Outliers are values beyond OUTLIER_Z scaled MADs of the median. Gaussian data has 0.27% of its
 # values there; a share above SOME_OUTLIERS (about 4x that) or HEAVY_OUTLIERS flags heavy tails.
@@ -60,6 +62,12 @@ _MAD_TO_SIGMA = 1.4826
 # Classes are imbalanced when the largest is at least this many times the smallest (a minority
 # below 20% for two classes).
 IMBALANCE_RATIO = 4.0
+# Non-negative targets are zero-inflated when at least this share of them is exactly 0 (insurance
+# claims, rainfall, sales per day): a point mass at 0 next to a continuous or count tail, which
+# the Tweedie compound Poisson-gamma family (1 < power < 2) models and a Gaussian does not.
+ZERO_INFLATED_SHARE = 0.3
+# Cui et al. (2019) use beta = 0.999 on long-tailed CIFAR and ImageNet.
+CLASS_BALANCED_BETA = 0.999
 
 _MISSING_TOKENS = frozenset({"", "nan", "na", "n/a", "null", "none", "?"})
 
@@ -86,6 +94,7 @@ class DataProfile:
     tail: str | None = None
     counts: bool = False
     strictly_positive: bool = False
+    zero_share: float | None = None
     classes: tuple = ()
     class_counts: tuple[int, ...] = ()
     findings: tuple[str, ...] = ()
@@ -115,12 +124,26 @@ class DataProfile:
         k = len(self.class_counts)
         return [_round(self.n / (k * count)) for count in self.class_counts]
 
+    @property
+    def zero_inflated(self) -> bool | None:
+        """Non-negative targets of which at least ``ZERO_INFLATED_SHARE`` are exactly 0 (regression only)."""
+        return None if self.zero_share is None else self.zero_share >= ZERO_INFLATED_SHARE
+
+    @property
+    def class_balanced_weight(self) -> list[float] | None:
+        """Cui et al.'s effective-number weights (beta = ``CLASS_BALANCED_BETA``), in sorted class order."""
+        if len(self.class_counts) < 2:
+            return None
+        from . import class_balanced_weights
+
+        weights = class_balanced_weights(np.asarray(self.class_counts, dtype=float), beta=CLASS_BALANCED_BETA)
+        return [_round(float(w)) for w in weights]
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["classes"] = [_plain(c) for c in self.classes]
         data.update(
             imbalance_ratio=self.imbalance_ratio, imbalanced=self.imbalanced,
-            pos_weight=self.pos_weight, class_weight=self.class_weight,
+            pos_weight=self.pos_weight, class_weight=self.class_weight, zero_inflated=self.zero_inflated,
         )
         data["findings"] = list(self.findings)
         return data
@@ -142,6 +165,7 @@ class Profile:
     counts: bool | None = None
     strictly_positive: bool | None = None
     tail: str | None = None
+    zero_inflated: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -215,6 +239,8 @@ class Advice(Sequence):
 _REGRESSION = {"task": ("regression",)}
 _BINARY = {"task": ("binary",)}
 _MULTICLASS = {"task": ("multiclass",)}
+_SEGMENTATION = {"task": ("segmentation",)}
+_EMBEDDING = {"task": ("embedding",)}
 _LOGITS = ("linear", None)  # raw outputs, or nothing stated: recommend the logit form
 _NO_OUTLIERS = ("none", None)
 _NOT_COUNTS = (False, None)
@@ -224,6 +250,11 @@ _BISHOP = "Bishop, Pattern Recognition and Machine Learning (2006), sec. 1.2.5 a
 _GOODFELLOW = "Goodfellow, Bengio & Courville, Deep Learning (2016), sec. 6.2.2"
 _PROPER = "Gneiting & Raftery, Strictly proper scoring rules (JASA 2007)"
 _CLASS_WEIGHTS = "King & Zeng, Logistic regression in rare events data (2001); scikit-learn class_weight='balanced'"
+_FOCAL = "Lin et al., Focal loss for dense object detection (ICCV 2017)"
+_CLASS_BALANCED = "Cui et al., Class-balanced loss based on effective number of samples (CVPR 2019)"
+_TWEEDIE = "Jorgensen, The Theory of Dispersion Models (1997); Zhou, Yang & Qian, Tweedie gradient boosting (2022)"
+_DICE = "Milletari, Navab & Ahmadi, V-Net (3DV 2016); Sudre et al., Generalised Dice overlap (2017)"
+_TVERSKY = "Salehi, Erdogmus & Gholipour, Tversky loss function for image segmentation (2017)"
 
 #: The advisor's knowledge, one row per piece of advice (see :class:`Rule`).
 RULES: tuple[Rule, ...] = (
@@ -277,6 +308,30 @@ RULES: tuple[Rule, ...] = (
     Rule("mean_squared_error", {**_REGRESSION, "counts": (True,), "need": (None, "counts")}, 60,
          "Counts with a large mean are close to Gaussian; MSE then works but ignores that the variance grows with the mean.",
          _BISHOP),
+    Rule("tweedie_deviance", {**_REGRESSION, "zero_inflated": (True,), "need": (None, "counts")}, 105,
+         "Many exact zeros next to a positive tail (claims, rainfall, sales): the Tweedie deviance with "
+         "1 < power < 2 is a compound Poisson-gamma likelihood with a point mass at 0; use an exp output.",
+         _TWEEDIE, params={"power": 1.5}),
+    Rule("poisson", {**_REGRESSION, "zero_inflated": (True,), "counts": (True,)}, 95,
+         "Zero-inflated counts: the Poisson deviance still fits the mean of counts with many zeros "
+         "(the Tweedie power 1 case).",
+         "McCullagh & Nelder, Generalized Linear Models (1989), ch. 6"),
+    Rule("gamma_deviance",
+         {**_REGRESSION, "strictly_positive": (True,), "tail": ("right",), "counts": _NOT_COUNTS, "need": (None,)}, 92,
+         "Strictly positive, right-skewed targets whose spread grows with the mean (costs, durations): the gamma "
+         "deviance weighs relative errors; use an exp output.",
+         "McCullagh & Nelder, Generalized Linear Models (1989), ch. 8"),
+    Rule("gaussian_nll", {**_REGRESSION, "need": ("uncertainty",)}, 100,
+         "Predictive uncertainty: a mean and a variance head fitted by the Gaussian likelihood report where the "
+         "model is unsure; put a softplus on the variance head.",
+         "Nix & Weigend (1994); Lakshminarayanan et al., Deep ensembles (NeurIPS 2017)"),
+    Rule("quantile", {**_REGRESSION, "need": ("uncertainty",)}, 80,
+         "Distribution-free intervals: two pinball losses (q=0.1 and 0.9) bound an 80% prediction interval.",
+         "Koenker & Bassett, Regression quantiles (Econometrica 1978)", params={"q": 0.1}),
+    Rule("cauchy", {**_REGRESSION, "outliers": ("heavy",), "need": (None,)}, 84,
+         "Gross outliers: the Cauchy (Lorentzian) loss grows only logarithmically, so far outliers barely pull; "
+         "it is not convex, so start from an MSE or Huber fit.",
+         "Barron, A general and adaptive robust loss function (CVPR 2019)"),
     Rule("epsilon_insensitive", {**_REGRESSION, "need": ("margins",)}, 100,
          "Support-vector regression: errors within epsilon cost nothing, so only the examples outside the tube "
          "shape the model.",
@@ -313,6 +368,10 @@ RULES: tuple[Rule, ...] = (
          "Calibrated probabilities: log loss is a strictly proper scoring rule; train unweighted "
          "(class weights bias the probabilities) and move the decision threshold instead.",
          _PROPER),
+    Rule("sigmoid_focal", {**_BINARY, "output_activation": _LOGITS, "imbalance": (True,), "need": (None,)}, 105,
+         "Imbalanced classes with many easy negatives (detection, rare events): the focal term (1 - p_t)^gamma "
+         "down-weights well-classified examples and alpha balances the classes.",
+         _FOCAL, params={"gamma": 2.0, "alpha": 0.25}),
     Rule("hinge", {**_BINARY, "output_activation": _LOGITS, "need": (None,)}, 50,
          "If only the decision matters (no probabilities): the SVM hinge loss.",
          "Cortes & Vapnik, Support-vector networks (1995)"),
@@ -350,6 +409,11 @@ RULES: tuple[Rule, ...] = (
          {**_MULTICLASS, "output_activation": _LOGITS, "imbalance": (True,), "need": (None, "margins")}, 110,
          "Imbalanced classes: class_weight = n / (num_classes * count) gives every class the same total weight.",
          _CLASS_WEIGHTS, params_from_data={"class_weight": "class_weight"}),
+    Rule("sparse_softmax_focal", {**_MULTICLASS, "output_activation": _LOGITS, "imbalance": (True,), "need": (None,)}, 105,
+         "Long-tailed classes: the focal term down-weights the easy majority examples and the class-balanced "
+         "(effective number) weights raise the rare classes.",
+         _FOCAL + "; " + _CLASS_BALANCED, params={"gamma": 2.0},
+         params_from_data={"class_weight": "class_balanced_weight"}),
     Rule("sparse_categorical_cross_entropy",
          {**_MULTICLASS, "output_activation": ("softmax",), "imbalance": (True,)}, 110,
          "Imbalanced classes with a softmax output: class_weight = n / (num_classes * count) per class.",
@@ -368,6 +432,44 @@ RULES: tuple[Rule, ...] = (
     Rule("categorical_hinge", {**_MULTICLASS, "need": ("margins",)}, 100,
          "Only the predicted class matters: the multiclass hinge keeps the true class's score a margin above the rest.",
          "Crammer & Singer, On the algorithmic implementation of multiclass kernel-based vector machines (JMLR 2001)"),
+    # ---- segmentation (per-pixel probabilities, class axis last or axis=1)
+    Rule("dice", {**_SEGMENTATION, "imbalance": _BALANCED}, 100,
+         "Segmentation masks: the soft Dice loss scores the overlap per image and class, so a small structure "
+         "counts as much as the background.",
+         _DICE),
+    Rule("focal_tversky", {**_SEGMENTATION, "imbalance": (True,)}, 105,
+         "Small or rare structures: Tversky with beta > alpha penalises missed pixels (false negatives) more, and "
+         "the exponent gamma < 1 focuses on the hard, poorly overlapping regions.",
+         "Abraham & Khan, A novel focal Tversky loss function (ISBI 2019)", params={"alpha": 0.3, "beta": 0.7}),
+    Rule("tversky", {**_SEGMENTATION, "imbalance": (True,)}, 100,
+         "Recall over precision for thin or small structures: Tversky with alpha=0.3 (false positives), "
+         "beta=0.7 (false negatives).",
+         _TVERSKY, params={"alpha": 0.3, "beta": 0.7}),
+    Rule("dice", {**_SEGMENTATION, "imbalance": (True,)}, 95,
+         "Imbalanced masks: Dice already normalises by the size of each class's region.",
+         _DICE),
+    Rule("jaccard", {**_SEGMENTATION}, 80,
+         "When the metric to optimise is the IoU (Jaccard index) itself rather than Dice (F1).",
+         "Rahman & Wang, Optimizing intersection-over-union in deep neural networks (2016)"),
+    # ---- embeddings and ranking
+    Rule("info_nce", {**_EMBEDDING, "need": (None,)}, 100,
+         "Paired examples (image and caption, two views of one item): InfoNCE contrasts each pair against every "
+         "other row of the batch; larger batches give more negatives.",
+         "Oord et al., CPC (2018); Radford et al., CLIP (ICML 2021)"),
+    Rule("triplet_margin", {**_EMBEDDING, "need": (None, "margins")}, 90,
+         "Anchor, positive and negative examples (face or product retrieval): a margin between the two distances; "
+         "mine hard negatives or it stalls.",
+         "Schroff, Kalenichenko & Philbin, FaceNet (CVPR 2015); PyTorch TripletMarginLoss"),
+    Rule("cosine_embedding", {**_EMBEDDING, "need": (None, "margins")}, 85,
+         "Pairs labelled similar (+1) or dissimilar (-1): pulls similar pairs to cosine 1, pushes the others below "
+         "a margin.",
+         "PyTorch CosineEmbeddingLoss; Hadsell, Chopra & LeCun (CVPR 2006)"),
+    Rule("margin_ranking", {**_EMBEDDING, "need": ("margins",)}, 95,
+         "Pairwise preferences (x1 should score above x2, or below): a hinge on the score difference.",
+         "Herbrich, Graepel & Obermayer, Large margin rank boundaries (2000); PyTorch MarginRankingLoss"),
+    Rule("cosine_distance", {**_EMBEDDING, "need": (None,)}, 80,
+         "Regressing onto target embeddings (distillation of an encoder): 1 - cosine ignores the norms.",
+         "Keras CosineSimilarity; Optax cosine_distance"),
 )
 
 
@@ -390,15 +492,17 @@ def recommend(
 
     Parameters
     ----------
-    task : {"regression", "binary", "multiclass"}, optional
-        Inferred from ``y`` / ``csv`` (or from ``need="quantiles"`` / ``"counts"``) when omitted.
+    task : {"regression", "binary", "multiclass", "segmentation", "embedding"}, optional
+        Inferred from ``y`` / ``csv`` (or from ``need="quantiles"``, ``"counts"``, ``"uncertainty"``)
+        when omitted. Segmentation and embedding tasks take no target data.
     output_activation : {"linear", "sigmoid", "softmax", "none"}, optional
         The model's last activation; "none" means linear (raw values or logits).
     outliers : {"none", "some", "heavy"}, optional
         Overrides what the data shows.
     imbalance : bool, optional
         Whether the classes are imbalanced; overrides what the data shows.
-    need : {"calibrated-probabilities", "quantiles", "counts", "margins"}, optional
+    need : {"calibrated-probabilities", "quantiles", "counts", "margins", "uncertainty"}, optional
+        "uncertainty" asks for a predictive distribution (a mean and a variance).
     y : array-like, optional
         Target values to inspect (numbers or text labels).
     csv, target : path and column name, optional
@@ -452,14 +556,14 @@ def _check_choice(name: str, value: Any, choices: Sequence[str]) -> None:
 def _build_profile(task, output_activation, outliers, imbalance, need, data: DataProfile | None) -> Profile:
     if task is None and data is not None:
         task = data.task
-    if task is None and need in ("quantiles", "counts"):
+    if task is None and need in _REGRESSION_NEEDS:
         task = "regression"
     if task is None:
         raise ValueError("the task is unknown: state it (task='regression', 'binary' or 'multiclass') or give target data")
     activation = "linear" if output_activation == "none" else output_activation
     if activation == "softmax" and task == "regression":
         raise ValueError("output_activation='softmax' outputs class probabilities; it does not fit task='regression'")
-    if need in ("quantiles", "counts") and task != "regression":
+    if need in _REGRESSION_NEEDS and task != "regression":
         raise ValueError(f"need={need!r} asks for a regression loss, but the task is {task!r}")
     if need == "calibrated-probabilities" and task == "regression":
         raise ValueError("need='calibrated-probabilities' asks for a classification loss, but the task is 'regression'")
@@ -475,6 +579,7 @@ def _build_profile(task, output_activation, outliers, imbalance, need, data: Dat
         counts=counts,
         strictly_positive=numeric.strictly_positive if numeric else None,
         tail=numeric.tail if numeric else None,
+        zero_inflated=numeric.zero_inflated if numeric else None,
     )
 
 
@@ -554,6 +659,11 @@ def profile_target(y: Any, *, task: str | None = None, name: str = "y") -> DataP
     ('integer', True, 'regression')
     """
     _check_choice("task", task, TASKS)
+    if task in ("segmentation", "embedding"):
+        raise ValueError(
+            f"a target column describes regression or classification data; for task={task!r} state the task "
+            "without data (recommend(task=...))"
+        )
     values = _as_values(y, name)
     if len(values) == 0:
         raise ValueError(f"target {name!r} has no values")
@@ -646,6 +756,7 @@ def _classification_profile(n: int, kind: str, classes: tuple, counts: list[int]
 def _regression_profile(y: np.ndarray, integer: bool) -> DataProfile:
     counts = integer and bool(np.min(y) >= 0)
     strictly_positive = bool(np.min(y) > 0)
+    zero_share = float(np.mean(y == 0)) if np.min(y) >= 0 else None
     share, high_share = _outlier_shares(y)
     level = "none" if share <= SOME_OUTLIERS else ("some" if share <= HEAVY_OUTLIERS else "heavy")
     tail = None
@@ -661,9 +772,11 @@ def _regression_profile(y: np.ndarray, integer: bool) -> DataProfile:
         findings.append("non-negative integers: treated as counts (state task='multiclass' if they are class labels)")
     elif strictly_positive:
         findings.append("all values are strictly positive")
+    if zero_share is not None and zero_share >= ZERO_INFLATED_SHARE:
+        findings.append(f"{zero_share:.1%} of values are exactly 0: zero-inflated (threshold {ZERO_INFLATED_SHARE:.0%})")
     return DataProfile(
         n=y.size, kind=kind, task="regression", outliers=level, outlier_share=share, tail=tail,
-        counts=counts, strictly_positive=strictly_positive, findings=tuple(findings),
+        counts=counts, strictly_positive=strictly_positive, zero_share=zero_share, findings=tuple(findings),
     )
 
 

@@ -7,6 +7,8 @@ Keras does, and any other value raises ValueError.
 
 from __future__ import annotations
 
+import math
+
 from . import _validation as V
 from ._array import GRAD_DENOMINATOR_FLOOR, clamped_log, clamped_log1m, sigmoid, softplus
 from ._loss import PROBABILITY, Equivalent, KernelResult, Loss, Param, check_domains
@@ -15,6 +17,7 @@ from ._registry import register
 __all__ = [
     "binary_cross_entropy",
     "sigmoid_cross_entropy",
+    "sigmoid_focal",
     "hinge",
     "squared_hinge",
     "modified_huber",
@@ -78,11 +81,62 @@ def _sigmoid_cross_entropy(xp, y_true, logits, *, pos_weight, label_smoothing, w
     if not with_grad:
         return KernelResult(loss)
     probability = sigmoid(xp, logits)
-    grad = negative_weight * probability - positive_weight * (1.0 - probability)
+    # 1 - sigmoid(x) as sigmoid(-x): exact where sigmoid(x) rounds to 1 (x beyond ~37 in float64,
+    # where the true gradient -e^-x of a positive label would otherwise come out as 0).
+    grad = negative_weight * probability - positive_weight * sigmoid(xp, -logits)
     # The gradient is sigmoid(x) (w_- + w_+) - w_+, so the Hessian is sigmoid'(x) times the total
     # weight of the two terms, pos_weight and label smoothing included.
     hess = (negative_weight + positive_weight) * _sigmoid_curvature(xp, logits) if with_hess else None
     return KernelResult(loss, grad, hess=hess)
+
+
+def _log_where_positive(xp, x):
+    """log(x) where x > 0 and 0 elsewhere: every use masks those elements with a where()."""
+    return xp.log(xp.where(x > 0, x, 1.0))
+
+
+def _sigmoid_focal(xp, y_true, logits, *, gamma, alpha, with_grad, with_hess=False):
+    # The cross-entropy term, exactly as sigmoid_cross_entropy computes it (so gamma = 0 without
+    # alpha returns its value and gradient bit for bit).
+    ce = _sigmoid_cross_entropy(xp, y_true, logits, pos_weight=None, label_smoothing=0.0, with_grad=with_grad)
+    positive, negative = y_true > 0, y_true < 1
+    softplus_x, softplus_minus_x = softplus(xp, logits), softplus(xp, -logits)
+    log_y, log_not_y = _log_where_positive(xp, y_true), _log_where_positive(xp, 1.0 - y_true)
+    if gamma == 0.0:
+        focal = None  # (1 - p_t)^0 = 1 everywhere, p_t = 1 included (0 * log 0 would be NaN)
+    else:
+        # log(1 - p_t) = log(y (1 - p) + (1 - y) p) with log(1 - p) = -softplus(x) and
+        # log p = -softplus(-x): exact in both tails, where 1 - sigmoid(x) rounds to 0 and a
+        # power gamma < 1 of that 0 would have an infinite derivative. A label weight of 0 drops
+        # its term before the sum (where(), not log(0) + inf).
+        log_one_minus_pt = xp.logaddexp(
+            xp.where(positive, log_y - softplus_x, -math.inf),
+            xp.where(negative, log_not_y - softplus_minus_x, -math.inf),
+        )
+        focal = xp.exp(gamma * log_one_minus_pt)
+    loss = ce.loss if focal is None else focal * ce.loss
+    alpha_t = None if alpha is None else alpha * y_true + (1.0 - alpha) * (1.0 - y_true)
+    if alpha_t is not None:
+        loss = alpha_t * xp.where(alpha_t > 0, loss, 0.0)  # alpha_t = 0 silences even an infinite loss
+    if not with_grad:
+        return KernelResult(loss)
+    grad = ce.grad if focal is None else focal * ce.grad
+    if focal is not None:
+        # d(1 - p_t)^gamma / dx = gamma (1 - 2y) (1 - p_t)^gamma * r with r = p (1 - p) / (1 - p_t)
+        # = 1 / (y / p + (1 - y) / (1 - p)), taken in log space: log r = -logaddexp(log y +
+        # softplus(-x), log(1 - y) + softplus(x)). This is the exact limit where 1 - p_t -> 0
+        # (r -> p or 1 - p), finite for every gamma >= 0; (1 - p_t)^(gamma - 1) is never formed.
+        log_r = -xp.logaddexp(
+            xp.where(positive, log_y + softplus_minus_x, -math.inf),
+            xp.where(negative, log_not_y + softplus_x, -math.inf),
+        )
+        slope = gamma * (1.0 - 2.0 * y_true) * xp.exp(gamma * log_one_minus_pt + log_r)
+        # A zero slope (an underflow, or a saturated logit) drops its product with the
+        # cross-entropy, which may be infinite there (a logit of +inf on a negative label).
+        grad = grad + slope * xp.where(slope != 0, ce.loss, 0.0)
+    if alpha_t is not None:
+        grad = alpha_t * xp.where(alpha_t > 0, grad, 0.0)
+    return KernelResult(loss, grad)
 
 
 def _signed_labels(xp, y_true):
@@ -231,7 +285,7 @@ sigmoid_cross_entropy = register(Loss(
     task="binary", kind="pointwise", prediction_space="logits", label_format="binary",
     summary="Binary cross-entropy on logits: softplus(x) - y x, exact at any logit.",
     formula=r"\ell = w_+\,y\,\operatorname{softplus}(-x) + (1-y)\operatorname{softplus}(x),\ w_+ = \text{pos\_weight}",
-    gradient_formula=r"\partial\ell/\partial x = (1-y)\sigma(x) - w_+ y\,(1-\sigma(x))",
+    gradient_formula=r"\partial\ell/\partial x = (1-y)\sigma(x) - w_+ y\,\sigma(-x)",
     output_activation="linear",
     convex=True, robust_to_outliers=False, differentiable=True,
     description="""
@@ -260,6 +314,79 @@ sigmoid_cross_entropy = register(Loss(
         0.220095
         >>> float(lk.sigmoid_cross_entropy([1.0], [-10000.0]))  # exact far beyond any clip
         10000.0
+    """,
+))
+
+def _optional_unit_interval(name, value):
+    return None if value is None else V.closed_unit_interval(name, value)
+
+
+def _check_focal_inputs(xp, y_true, logits, params):
+    PROBABILITY.check(xp, y_true, "y_true", "Labels must be 0, 1 or a probability in between")
+
+
+sigmoid_focal = register(Loss(
+    name="sigmoid_focal",
+    aliases=("binary_focal", "sigmoid_focal_loss", "focal"),
+    kernel=_sigmoid_focal,
+    params=(
+        Param("gamma", 2.0, "finite gamma >= 0",
+              "The focusing exponent of (1 - p_t): 0 gives the cross-entropy, larger values mute easy examples.",
+              V.non_negative),
+        Param("alpha", None, "None or 0 <= alpha <= 1",
+              "Weighs positive labels by alpha and negative ones by 1 - alpha (alpha_t = alpha y + (1 - alpha)(1 - y)); "
+              "None weighs both by 1.",
+              _optional_unit_interval),
+    ),
+    check_inputs=_check_focal_inputs,
+    task="binary", kind="pointwise", prediction_space="logits", label_format="binary",
+    summary="Sigmoid focal loss on logits: alpha_t (1 - p_t)^gamma times the binary cross-entropy, exact at any logit.",
+    formula=r"\ell = \alpha_t\,(1-p_t)^\gamma\,\mathrm{CE}(y, x),\ p_t = y\sigma(x) + (1-y)(1-\sigma(x)),\ "
+            r"\alpha_t = \alpha y + (1-\alpha)(1-y)",
+    gradient_formula=r"\partial\ell/\partial x = \alpha_t (1-p_t)^\gamma\left[\sigma(x) - y + \gamma(1-2y)\,"
+                     r"\frac{\sigma(x)(1-\sigma(x))}{1-p_t}\,\mathrm{CE}(y, x)\right]",
+    output_activation="linear",
+    convex=False, robust_to_outliers=False, differentiable=True,
+    description="""
+        Lin et al.'s focal loss for dense detection and heavily imbalanced binary or multi-label
+        data: the cross-entropy of each element is scaled by (1 - p_t)^gamma, so well-classified
+        (easy) elements contribute little and the rare hard ones dominate the gradient. alpha, if
+        given, weighs positive against negative labels. Labels may be soft (p_t = y p + (1 - y)(1 - p)).
+        The focal factor and its derivative are computed in log space from the logits
+        (log(1 - p_t) through softplus), so the value and gradient are finite and exact at logits
+        of +-1e4 for every gamma >= 0, gamma < 1 included, where (1 - p_t)^gamma has an infinite
+        derivative in p_t. gamma = 0 without alpha is sigmoid_cross_entropy exactly.
+    """,
+    when_to_use="Binary or multi-label classification with many easy negatives (object detection, rare-event labels).",
+    when_not_to_use="Balanced data (sigmoid_cross_entropy is convex and calibrated); when calibrated probabilities matter "
+                    "(the focal factor biases them toward 0.5).",
+    pitfalls=(
+        "torchvision.ops.sigmoid_focal_loss defaults to alpha=0.25 (alpha < 0 disables it) and Keras' "
+        "BinaryFocalCrossentropy to alpha=0.25 applied only with apply_class_balancing=True; losskit and Optax default "
+        "to no alpha. In all of them alpha weighs the positive label.",
+        "With gamma < 1 the focal factor has an infinite slope at p_t = 1; implementations that form (1 - p)^gamma from "
+        "probabilities return NaN gradients at saturated logits (kornia#918). This one does not.",
+        "Keras applies the sigmoid and clips the probability to [1e-7, 1 - 1e-7], so it differs beyond |logit| ~ 16.",
+    ),
+    equivalents=(
+        Equivalent("optax", "optax.losses.sigmoid_focal_loss(logits, y_true, alpha=alpha, gamma=gamma).mean()", "equal"),
+        Equivalent("keras", "keras.losses.BinaryFocalCrossentropy(from_logits=True, apply_class_balancing=alpha is not None, "
+                            "alpha=alpha, gamma=gamma)", "equal",
+                   "equal for |logits| below ~16 (Keras clips the sigmoid at 1e-7); Keras' label_smoothing is the "
+                   "caller's y * (1 - s) + s / 2 here"),
+    ),
+    references=(
+        "Lin et al., 'Focal Loss for Dense Object Detection', ICCV 2017, https://arxiv.org/abs/1708.02002",
+        "https://pytorch.org/vision/main/generated/torchvision.ops.sigmoid_focal_loss.html",
+    ),
+    example="""
+        >>> import losskit as lk
+        >>> round(float(lk.sigmoid_focal([1.0, 0.0], [2.0, -1.0])), 6)
+        0.012231
+        >>> float(lk.sigmoid_focal([1.0], [-2.0], gamma=0.0)) == float(lk.sigmoid_cross_entropy([1.0], [-2.0]))
+        True
+        >>> lk.sigmoid_focal.grad([1.0, 1.0], [1e4, -1e4], gamma=0.5, reduction="sum")  # finite at saturation
+        array([ 0., -1.])
     """,
 ))
 

@@ -1,4 +1,4 @@
-"""The conformance table: losskit's numbers next to PyTorch's, Optax's, Keras's and scikit-learn's.
+"""The conformance table: losskit's numbers next to PyTorch's, Optax's, Keras's, scikit-learn's, MONAI's, kornia's and SciPy's.
 
 For every loss of the catalog and every framework its registry entry lists under
 ``equivalents``, :func:`table` computes both values on fixed, seeded inputs that include the
@@ -39,12 +39,17 @@ from ._registry import catalog
 __all__ = ["Cell", "ConformanceTable", "FRAMEWORKS", "STATUSES", "input_cases", "table"]
 
 # The names users type, the registry's name for each, and a display name.
-FRAMEWORKS = ("torch", "jax", "keras", "sklearn")
-_REGISTRY_NAME = {"torch": "torch", "jax": "optax", "keras": "keras", "sklearn": "sklearn"}
+# The domain libraries (MONAI, kornia, SciPy) are the reference of a few losses each (Dice,
+# the robust family, Jensen-Shannon); their columns are n/a elsewhere.
+FRAMEWORKS = ("torch", "jax", "keras", "sklearn", "monai", "kornia", "scipy")
+_REGISTRY_NAME = {"torch": "torch", "jax": "optax", "keras": "keras", "sklearn": "sklearn",
+                  "monai": "monai", "kornia": "kornia", "scipy": "scipy"}
 _FROM_REGISTRY = {registry: public for public, registry in _REGISTRY_NAME.items()}
 _SYNONYMS = {"optax": "jax", "pytorch": "torch", "scikit-learn": "sklearn"}
-_MODULES = {"torch": ("torch",), "jax": ("jax", "optax"), "keras": ("keras",), "sklearn": ("sklearn",)}
-DISPLAY_NAMES = {"torch": "PyTorch", "jax": "JAX (Optax)", "keras": "Keras", "sklearn": "scikit-learn"}
+_MODULES = {"torch": ("torch",), "jax": ("jax", "optax"), "keras": ("keras",), "sklearn": ("sklearn",),
+            "monai": ("monai", "torch"), "kornia": ("kornia", "torch"), "scipy": ("scipy",)}
+DISPLAY_NAMES = {"torch": "PyTorch", "jax": "JAX (Optax)", "keras": "Keras", "sklearn": "scikit-learn",
+                 "monai": "MONAI", "kornia": "kornia", "scipy": "SciPy"}
 
 STATUSES = ("equal", "differs", "not-applicable", "not-installed")
 
@@ -62,6 +67,12 @@ PARAMETER_GRID: dict[str, tuple[dict[str, Any], ...]] = {
     "smooth_l1": ({"beta": 1.0}, {"beta": 0.5}),
     "quantile": ({"q": 0.5}, {"q": 0.9}),
     "epsilon_insensitive": ({"epsilon": 0.1}, {"epsilon": 0.5}),
+    # Every class of power scikit-learn accepts; cases outside a power's domain (y = 0 at power >= 2) are skipped.
+    "tweedie_deviance": tuple({"power": p} for p in (1.5, -1.0, 0.0, 1.0, 1.2, 1.9, 2.0, 3.0)),
+    "pseudo_huber": ({"delta": 1.0}, {"delta": 0.5}),
+    "cauchy": ({"scale": 1.0}, {"scale": 0.5}),
+    "geman_mcclure": ({"scale": 1.0}, {"scale": 0.5}),
+    "welsch": ({"scale": 1.0}, {"scale": 0.5}),
 }
 
 
@@ -172,6 +183,11 @@ class Case:
     def predictions(self) -> tuple[np.ndarray, ...]:
         return (self.y_pred, *self.others)
 
+    @property
+    def args(self) -> tuple[np.ndarray, ...]:
+        """The positional arguments: the target (none for a loss without one), then the predictions."""
+        return self.predictions if self.y_true is None else (self.y_true, *self.predictions)
+
 
 _NUM_CLASSES = 4
 
@@ -210,6 +226,23 @@ def _gaussian_cases(rng):
     random = Case("random means and variances", y, y + rng.normal(size=12), others=(rng.uniform(0.1, 3.0, size=12),))
     floored = Case("variances at and below eps", y[:4], y[:4] + 0.5, others=(np.array([0.0, 1e-9, 1e-6, 1e-3]),))
     return [random, floored, _weighted(random, rng)]
+
+
+def _positive_cases(rng):
+    random = Case("random positive values", rng.gamma(2.0, 2.0, size=12), rng.gamma(2.0, 2.0, size=12))
+    extremes = Case("values of 1e-6 and 1e6", np.array([1e-6, 1e6, 1e-6, 1e6]), np.array([1e6, 1e-6, 1e-6, 1e6]))
+    # Nearer than this scikit-learn's closed forms cancel (1e-16 / (y_pred/y_true - 1)^2 relative error).
+    close = Case("y_pred within 1e-4 of y_true (relative)", np.array([1.0, 3.0, 1e3]),
+                 np.array([1.0 + 1e-4, 3.0 - 3e-4, 1e3 + 1e-1]))
+    return [random, extremes, close, _weighted(random, rng)]
+
+
+def _tweedie_cases(rng):
+    # Zero-inflated targets, the compound Poisson-gamma's own data; y = 0 needs power < 2.
+    targets = rng.gamma(2.0, 2.0, size=12) * (rng.random(12) < 0.6)
+    random = Case("zero-inflated targets", targets, rng.gamma(2.0, 2.0, size=12))
+    zeros = Case("zero targets, means of 1e-6 and 1e3", np.array([0.0, 0.0, 0.0, 2.0]), np.array([1e-6, 1.0, 1e3, 2.0]))
+    return [random, zeros, *_positive_cases(rng)[1:3], _weighted(random, rng)]
 
 
 def _probability_cases(rng):
@@ -286,14 +319,84 @@ def _distribution_cases(rng, space: str):
     return [random, extreme, _weighted(random, rng)]
 
 
+def _overlap_cases(rng):
+    """Segmentation masks (N, H, W, C), class axis last: one-hot targets, softmax predictions."""
+    shape = (3, 4, 4, _NUM_CLASSES)
+    labels = rng.integers(0, _NUM_CLASSES, size=shape[:-1])
+    random = Case("random soft masks", np.eye(_NUM_CLASSES)[labels], _softmax(rng.normal(0.0, 2.0, size=shape)))
+    # The last class absent from both masks of every sample: losskit scores it 0.
+    absent = np.eye(_NUM_CLASSES)[np.minimum(labels, _NUM_CLASSES - 2)]
+    predicted = _softmax(rng.normal(0.0, 2.0, size=shape))
+    predicted[..., -1] = 0.0
+    predicted /= predicted.sum(axis=-1, keepdims=True)
+    empty = Case("an empty class", absent, predicted)
+    # Class 1 is a single pixel of the first sample (and absent from the others).
+    one_pixel_labels = np.where(labels == 1, 0, labels)
+    one_pixel_labels[0, 1, 2] = 1
+    one_pixel = Case("a one-pixel mask", np.eye(_NUM_CLASSES)[one_pixel_labels], random.y_pred)
+    perfect = Case("perfect masks (p = y)", random.y_true, random.y_true.copy())
+    return [random, empty, one_pixel, perfect, _weighted(random, rng)]
+
+
+def _linear_head_cases(rng):
+    """linear_cross_entropy: hidden states and a head (V, D); ordinary, large (logits ~ 1e3) and zero hidden states."""
+    n, d, v = 8, 5, 11
+    hidden, weight = rng.normal(size=(n, d)), rng.normal(size=(v, d))
+    labels = rng.integers(0, v, size=n)
+    random = Case("random hidden states", labels, hidden, others=(weight,))
+    cases = [random, Case("logits of order 1e3", labels, 300.0 * hidden, others=(weight,)),
+             Case("zero hidden states (uniform softmax)", labels, np.zeros((n, d)), others=(weight,))]
+    return cases + [_weighted(random, rng)]
+
+
+def _embedding_cases(rng, loss: Loss):
+    """Random embeddings, nearly parallel and antiparallel rows, zero rows (the eps clamps), huge norms."""
+    n, d = 8, 5
+    a, b, c = (rng.normal(size=(n, d)) for _ in range(3))
+    nudge = 1e-4 * rng.normal(size=(n, d))
+    cases = [("random embeddings", a, b, c), ("nearly parallel rows", a, a + nudge, a - nudge),
+             ("nearly antiparallel rows", a, -a + nudge, a + 1.0), ("zero rows", np.zeros((4, d)), b[:4], c[:4]),
+             ("rows of norm 1e30", 1e30 * a[:4], 1e30 * b[:4], 1e30 * c[:4])]
+    if loss.name == "info_nce":  # a zero row in one batch, a nonzero one in the other
+        cases[3] = ("a zero row", np.vstack([np.zeros((1, d)), a[1:4]]), b[:4], c[:4])
+    labels = np.where(np.arange(n) % 2 == 0, 1.0, -1.0)
+    built = []
+    for name, *rows in cases:
+        inputs = rows[:len(loss.inputs) + (loss.has_target and loss.target_shape == "same")]
+        if not loss.has_target:
+            built.append(Case(name, None, inputs[0], others=tuple(inputs[1:])))
+        elif loss.target_shape == "same":
+            built.append(Case(name, inputs[0], inputs[1], others=tuple(inputs[2:])))
+        else:  # labels +-1, one per row
+            built.append(Case(name, labels[:len(inputs[0])], inputs[0], others=tuple(inputs[1:])))
+    return [*built, _weighted(built[0], rng)]
+
+
+def _ranking_cases(rng):
+    labels = np.where(rng.random(12) < 0.5, -1.0, 1.0)
+    x1, x2 = rng.normal(size=12), rng.normal(size=12)
+    random = Case("random scores, labels +-1", labels, x1, others=(x2,))
+    zero_one = Case("labels in {0, 1}", (labels + 1.0) / 2.0, x1, others=(x2,))
+    ties = Case("equal scores", labels[:4], x1[:4], others=(x1[:4].copy(),))
+    return [random, zero_one, ties, _weighted(random, rng)]
+
+
 def input_cases(loss: Loss) -> list[Case]:
     """The fixed inputs ``loss`` is compared on: typical values first, then the edge cases.
 
     Generated from a seed per loss, so the table is the same on every run and machine.
     """
     rng = np.random.default_rng(sum(map(ord, loss.name)))
+    if loss.name == "margin_ranking":
+        return _ranking_cases(rng)
+    if loss.inputs == ("hidden", "weight"):
+        return _linear_head_cases(rng)
+    if loss.kind == "rowwise":
+        return _embedding_cases(rng, loss)
     if loss.inputs == ("mean", "variance"):
         return _gaussian_cases(rng)
+    if loss.kind == "overlap":
+        return _overlap_cases(rng)
     if loss.kind == "pointwise":
         by_space = {
             "probabilities": _probability_cases,
@@ -302,7 +405,9 @@ def input_cases(loss: Loss) -> list[Case]:
         }
         if loss.prediction_space in by_space:
             return by_space[loss.prediction_space](rng)
-        by_labels = {"non-negative": _non_negative_cases, "counts": _count_cases}
+        if loss.name == "tweedie_deviance":
+            return _tweedie_cases(rng)
+        by_labels = {"non-negative": _non_negative_cases, "counts": _count_cases, "positive": _positive_cases}
         return by_labels.get(loss.label_format, _real_cases)(rng)
     if loss.label_format == "distribution":
         return _distribution_cases(rng, loss.prediction_space)
@@ -357,13 +462,13 @@ def _as_float32_inputs(case: Case) -> Case:
 
 
 def _losskit_value(loss: Loss, case: Case, params: dict) -> float:
-    return float(loss(case.y_true, *case.predictions, sample_weight=case.sample_weight, **params))
+    return float(loss(*case.args, sample_weight=case.sample_weight, **params))
 
 
 def _framework_value(entry: equivalents.Entry, case: Case, params: dict) -> tuple[Any, bool]:
     """The framework's value and whether it computed in float32; an exception is a value too."""
     try:
-        result = entry.compute(case.y_true, *case.predictions, params=params, sample_weight=case.sample_weight)
+        result = entry.compute(*case.args, params=params, sample_weight=case.sample_weight)
     except Exception as exc:  # a framework rejecting an input is a finding, reported in the cell
         return exc, False
     return float(result), result.dtype == np.float32
@@ -440,12 +545,23 @@ def _weighting_diagnosis(loss: Loss, outcome: _Outcome, name: str) -> str:
     case = next((c for c in input_cases(loss) if c.name == outcome.case), None)
     if case is None or case.sample_weight is None:
         return ""
-    weighted_sum = float(loss(case.y_true, *case.predictions, sample_weight=case.sample_weight,
+    weighted_sum = float(loss(*case.args, sample_weight=case.sample_weight,
                               reduction="sum", **{**loss.defaults, **outcome.params}))
     per_element = weighted_sum / case.y_pred.size
     if _relative_difference(outcome.framework, per_element, outcome.zero) <= outcome.rtol:
         return f" ({name} divides sum(w*l) by the number of elements, not by sum(w))"
     return ""
+
+
+def _in_domain(loss: Loss, case: Case, setting: dict) -> bool:
+    """Whether losskit accepts ``case`` at ``setting`` (a target of 0 is outside the Tweedie domain at power >= 2)."""
+    if not setting:
+        return True
+    try:
+        _losskit_value(loss, case, {**loss.defaults, **setting})
+    except ValueError:
+        return False
+    return True
 
 
 def _compare(loss: Loss, framework: str, entry: equivalents.Entry) -> Cell:
@@ -454,7 +570,7 @@ def _compare(loss: Loss, framework: str, entry: equivalents.Entry) -> Cell:
         _compare_case(loss, entry, case, setting)
         for setting in _parameter_settings(loss)
         for case in input_cases(loss)
-        if case.sample_weight is None or entry.sample_weight
+        if (case.sample_weight is None or entry.sample_weight) and _in_domain(loss, case, setting)
     ]
     max_diff = max(o.rel_diff for o in outcomes)
     failing = [o for o in outcomes if not _within_tolerance(o)]
@@ -510,7 +626,8 @@ def table(frameworks: str | Iterable[str] | None = None) -> ConformanceTable:
     Parameters
     ----------
     frameworks : iterable of str, a comma-separated string, or None
-        Any of ``torch``, ``jax`` (Optax), ``keras``, ``sklearn``; None means all four.
+        Any of ``torch``, ``jax`` (Optax), ``keras``, ``sklearn``, ``monai``, ``kornia``,
+        ``scipy``; None means all of them.
 
     Returns
     -------

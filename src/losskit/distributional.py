@@ -9,10 +9,11 @@ from __future__ import annotations
 import math
 
 from . import _validation as V
-from ._loss import NON_NEGATIVE, Equivalent, KernelResult, Loss, Param
+from ._array import clamped_log
+from ._loss import NON_NEGATIVE, PROBABILITY, Equivalent, KernelResult, Loss, Param
 from ._registry import register
 
-__all__ = ["gaussian_nll"]
+__all__ = ["gaussian_nll", "jensen_shannon"]
 
 _HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)
 
@@ -96,6 +97,79 @@ gaussian_nll = register(Loss(
         >>> grad_mean, grad_variance = lk.gaussian_nll.grad([0.0], [1.0], [1.0])
         >>> float(grad_mean[0]), float(grad_variance[0])
         (1.0, 0.0)
+    """,
+))
+
+
+# ---------------------------------------------------------------------------- jensen_shannon
+
+def _jensen_shannon(xp, y_true, y_pred, *, with_grad, with_hess=False):
+    # 0.5 KL(t || m) + 0.5 KL(p || m), m = (t + p) / 2, written as t log(2t / (t + p)): each term
+    # is 0 where its own probability is 0 (x log x -> 0, as scipy's rel_entr), and t + p > 0
+    # wherever the term is kept, so nothing divides by 0.
+    total = y_true + y_pred
+    safe_total = xp.where(total > 0, total, 1.0)
+
+    def half_term(a):
+        positive = a > 0
+        ratio = xp.where(positive, 2.0 * a / safe_total, 1.0)
+        return xp.where(positive, a * xp.log(ratio), xp.where(a == a, 0.0, a))  # NaN in, NaN out
+
+    loss = 0.5 * xp.sum(half_term(y_true) + half_term(y_pred), axis=-1)
+    if not with_grad:
+        return KernelResult(loss)
+    # d/dp of the sum is 0.5 log(2p / (t + p)) = 0.5 log(p / m): the terms in 1/(t + p) cancel.
+    # At p = 0 < t it is -inf; it is floored by clamped_log as the catalog's other logs. At
+    # t = p = 0 the limit (p -> 0+) is 0.5 log 2.
+    ratio = xp.where(total > 0, 2.0 * y_pred / safe_total, 2.0)
+    return KernelResult(loss, 0.5 * clamped_log(xp, ratio))
+
+
+def _check_distributions(xp, y_true, y_pred, params):
+    PROBABILITY.check(xp, y_true, "y_true", "Both arguments are probability distributions")
+    V.check_rows_sum_to_one(xp, y_true, "y_true", "scipy normalises its inputs; losskit requires distributions")
+    PROBABILITY.check(xp, y_pred, "y_pred", "If y_pred holds logits, apply a softmax first")
+    V.check_rows_sum_to_one(xp, y_pred, "y_pred", "If y_pred holds logits, apply a softmax first; scipy normalises "
+                            "its inputs, losskit requires distributions")
+
+
+jensen_shannon = register(Loss(
+    name="jensen_shannon",
+    aliases=("js_divergence", "jensen_shannon_divergence"),
+    kernel=_jensen_shannon,
+    check_inputs=_check_distributions,
+    task="multiclass", kind="dense", prediction_space="probabilities", label_format="distribution",
+    summary="Jensen-Shannon divergence of two distributions over the last axis (natural log), symmetric and bounded by log 2.",
+    formula=r"\ell = \tfrac12\textstyle\sum_c \left(t_c\log\frac{t_c}{m_c} + p_c\log\frac{p_c}{m_c}\right),\ "
+            r"m = \tfrac12(t + p),\ 0\log 0 = 0",
+    gradient_formula=r"\partial\ell/\partial p_c = \tfrac12\log(p_c / m_c)\ "
+                     r"(\text{floored at } \tfrac12\cdot(-100) \text{ where } p_c = 0 < t_c)",
+    output_activation="softmax",
+    convex=True, robust_to_outliers=True, differentiable=True,
+    description="""
+        The symmetrised, smoothed KL divergence: the mean KL of both distributions to their
+        midpoint. It is 0 for equal distributions, log 2 for disjoint ones, finite wherever one
+        of them is 0 (unlike KL), and symmetric in its arguments (so the gradient in y_true has
+        the same form, 0.5 log(t / m)). Its square root is SciPy's jensenshannon distance.
+    """,
+    when_to_use="Comparing distributions that may have disjoint support (GAN theory, distribution shift, soft-label agreement).",
+    when_not_to_use="Distillation of a teacher's soft labels (kl_divergence or softmax_cross_entropy have better gradients).",
+    pitfalls=(
+        "SciPy's jensenshannon is the distance, the square root of this divergence, and it normalises its inputs to sum 1; losskit requires distributions.",
+        "Near disjoint supports the gradient vanishes (the loss saturates at log 2), the known weakness of the original GAN objective.",
+        "The natural log: divide by log 2 for bits (SciPy's base=2).",
+    ),
+    equivalents=(
+        Equivalent("scipy", "scipy.spatial.distance.jensenshannon(y_true, y_pred, axis=-1) ** 2", "equal",
+                   "SciPy returns the distance (its square root) and normalises rows to sum 1"),
+        Equivalent("torch", "none", "different", "PyTorch has no Jensen-Shannon loss"),
+    ),
+    references=("Lin, 'Divergence measures based on the Shannon entropy', IEEE Trans. Inf. Theory 1991",
+                "https://docs.scipy.org/doc/scipy/reference/generated/scipy.spatial.distance.jensenshannon.html"),
+    example="""
+        >>> import losskit as lk
+        >>> round(float(lk.jensen_shannon([[1.0, 0.0]], [[0.0, 1.0]])), 6)  # disjoint: log 2
+        0.693147
     """,
 ))
 

@@ -43,10 +43,13 @@ __all__ = [
 README_START = "<!-- catalog-table:start -->"
 README_END = "<!-- catalog-table:end -->"
 
-TASK_TITLES = {"regression": "Regression", "binary": "Binary classification", "multiclass": "Multiclass classification"}
-FRAMEWORK_TITLES = {"torch": "PyTorch", "keras": "Keras", "optax": "Optax (JAX)", "sklearn": "scikit-learn"}
+TASK_TITLES = {"regression": "Regression", "binary": "Binary classification", "multiclass": "Multiclass classification",
+               "segmentation": "Segmentation (overlap)", "embedding": "Embeddings and ranking"}
+FRAMEWORK_TITLES = {"torch": "PyTorch", "keras": "Keras", "optax": "Optax (JAX)", "sklearn": "scikit-learn",
+                    "monai": "MONAI", "kornia": "kornia", "scipy": "SciPy"}
 # The registry says "optax"; the conformance table (and the command line) say "jax".
-_CONFORMANCE_NAME = {"torch": "torch", "keras": "keras", "optax": "jax", "sklearn": "sklearn"}
+_CONFORMANCE_NAME = {"torch": "torch", "keras": "keras", "optax": "jax", "sklearn": "sklearn",
+                     "monai": "monai", "kornia": "kornia", "scipy": "scipy"}
 
 
 def loss_page_path(loss: Loss) -> str:

@@ -1,7 +1,7 @@
 """The framework equivalents of every loss, as a table you can run.
 
-Each loss's registry entry lists, under ``equivalents``, what PyTorch, Optax, Keras and
-scikit-learn call the same loss and how it differs (``api``, ``relation``, ``note``): that text
+Each loss's registry entry lists, under ``equivalents``, what PyTorch, Optax, Keras,
+scikit-learn, MONAI, kornia and SciPy call the same loss and how it differs (``api``, ``relation``, ``note``): that text
 is what the docs and ``losskit show`` print, and it lives next to the loss in its family module.
 This module adds to each of those entries the one thing the text cannot say, how to run it:
 
@@ -59,8 +59,10 @@ from ._reduction import REDUCTIONS
 __all__ = ["Entry", "entries", "find", "FRAMEWORKS"]
 
 # The registry's framework names (the conformance table shows "jax" for Optax).
-FRAMEWORKS = ("torch", "optax", "keras", "sklearn")
-_DIFFERENTIABLE = ("torch", "optax")
+FRAMEWORKS = ("torch", "optax", "keras", "sklearn", "monai", "kornia", "scipy")
+# MONAI and kornia compute on torch tensors, so their results are differentiated by autograd.
+_TORCH_BASED = ("torch", "monai", "kornia")
+_DIFFERENTIABLE = (*_TORCH_BASED, "optax")
 
 
 @dataclass(frozen=True)
@@ -124,8 +126,15 @@ class Entry:
         losskit does.
         """
         convert = _CONVERTERS[self.framework]
+        y_true, predictions = self._target_and_predictions(y_true, predictions)
         call = self._bind(y_true, predictions, params, reduction, sample_weight, convert)
         return _to_numpy(call(*map(convert, predictions)))
+
+    def _target_and_predictions(self, y_true: Any, predictions: tuple) -> tuple[Any, tuple]:
+        """A loss without a target (triplet_margin) is called with its predictions only."""
+        from ._registry import get
+
+        return (y_true, predictions) if get(self.loss).has_target else (None, (y_true, *predictions))
 
     def gradient(self, y_true: Any, *predictions: Any, params: dict | None = None, reduction: str = "mean",
                  sample_weight: Any = None) -> tuple[np.ndarray, ...]:
@@ -137,8 +146,9 @@ class Entry:
         if not self.differentiable:
             raise ValueError(f"{self.framework}'s {self.loss} is not differentiable here")
         convert = _CONVERTERS[self.framework]
+        y_true, predictions = self._target_and_predictions(y_true, predictions)
         call = self._bind(y_true, predictions, params, reduction, sample_weight, convert)
-        if self.framework == "torch":
+        if self.framework in _TORCH_BASED:
             inputs = [convert(p).requires_grad_(True) for p in predictions]
             call(*inputs).sum().backward()
             return tuple(_to_numpy(x.grad) for x in inputs)
@@ -158,20 +168,19 @@ class Entry:
         given = {**get(self.loss).defaults, **(params or {})}
         kwargs = {k: v for k, v in given.items() if k in self.params}
         if sample_weight is not None:
-            loss_shape = _loss_shape(self.loss, predictions[0])
+            loss_shape = _loss_shape(self.loss, predictions[0], given)
             sample_weight = convert(_broadcast(np.asarray(sample_weight, dtype=np.float64), loss_shape))
         for name in ("pos_weight", "class_weight"):
             if kwargs.get(name) is not None:
                 kwargs[name] = convert(np.asarray(kwargs[name], dtype=np.float64))
-        target = convert(y_true)
-        return functools.partial(self.fn, target, reduction=reduction, sample_weight=sample_weight, **kwargs)
+        target = () if y_true is None else (convert(y_true),)
+        return functools.partial(self.fn, *target, reduction=reduction, sample_weight=sample_weight, **kwargs)
 
 
-def _loss_shape(loss: str, prediction: Any) -> tuple:
+def _loss_shape(loss: str, prediction: Any, params: dict | None = None) -> tuple:
     from ._registry import get
 
-    shape = tuple(np.shape(prediction))
-    return shape if get(loss).kind == "pointwise" else shape[:-1]
+    return get(loss).loss_shape(tuple(np.shape(prediction)), params or {})
 
 
 def _broadcast(weight: np.ndarray, shape: tuple) -> np.ndarray:
@@ -199,6 +208,7 @@ def _as_jax(x):
 
 _CONVERTERS: dict[str, Callable[[Any], Any]] = {
     "torch": _as_tensor, "optax": _as_jax, "keras": np.asarray, "sklearn": np.asarray,
+    "monai": _as_tensor, "kornia": _as_tensor, "scipy": np.asarray,
 }
 
 
@@ -398,6 +408,51 @@ def _torch_cross_entropy(y_true, logits, *, reduction="mean", sample_weight=None
 _add("sparse_softmax_cross_entropy", "torch", _torch_cross_entropy)
 
 
+def _reduce_torch(values, reduction, denominator=None):
+    """'none', 'sum' or the mean over ``denominator`` (default: the count) of per-example values; 0 over nothing."""
+    if reduction == "none":
+        return values
+    total = values.sum()
+    if reduction == "sum":
+        return total
+    denominator = values.numel() if denominator is None else denominator
+    return total / denominator if denominator > 0 else total * 0.0
+
+
+# No framework's cross-entropy has PaLM's z-loss: these references add it to F.cross_entropy with
+# torch.logsumexp, as a PyTorch user writes it, and check z_loss (value and autograd gradient).
+_Z_LOSS_API = " + z_loss * torch.logsumexp(logits, -1) ** 2"
+
+
+def _torch_cross_entropy_z_loss(y_true, logits, *, reduction="mean", sample_weight=None, label_smoothing=0.0,
+                                z_loss=0.0):
+    import torch
+
+    values = _F().cross_entropy(_class_axis_first(logits), _class_axis_first(y_true), reduction="none",
+                                label_smoothing=label_smoothing)
+    return _reduce_torch(values + z_loss * torch.logsumexp(logits, -1) ** 2, reduction)
+
+
+def _torch_sparse_cross_entropy_z_loss(y_true, logits, *, reduction="mean", sample_weight=None, ignore_index=None,
+                                       label_smoothing=0.0, z_loss=0.0):
+    import torch
+
+    index = -100 if ignore_index is None else ignore_index
+    keep = y_true != index
+    values = _F().cross_entropy(_class_axis_first(logits), y_true, ignore_index=index, reduction="none",
+                                label_smoothing=label_smoothing)
+    values = values + torch.where(keep, z_loss * torch.logsumexp(logits, -1) ** 2, 0.0)
+    return _reduce_torch(values, reduction, keep.sum())
+
+
+_add("softmax_cross_entropy", "torch", _torch_cross_entropy_z_loss,
+     api="torch.nn.functional.cross_entropy(logits, y_true, label_smoothing=label_smoothing, reduction='none')"
+         + _Z_LOSS_API)
+_add("sparse_softmax_cross_entropy", "torch", _torch_sparse_cross_entropy_z_loss,
+     api="torch.nn.functional.cross_entropy(logits, y_true, ignore_index=ignore_index, label_smoothing=label_smoothing, "
+         "reduction='none')" + _Z_LOSS_API + " at kept positions")
+
+
 def _torch_kl(log_input: Callable):
     def fn(y_true, y_pred, *, reduction="mean", sample_weight=None):
         # 'batchmean' divides by the first axis: (B, T, K) becomes rows of K first.
@@ -418,6 +473,191 @@ def _torch_gaussian_nll(y_true, mean, variance, *, reduction="mean", sample_weig
 
 
 _add("gaussian_nll", "torch", _torch_gaussian_nll)
+
+
+def _torch_linear_cross_entropy(y_true, hidden, weight, *, reduction="mean", sample_weight=None, bias=None,
+                                ignore_index=None, label_smoothing=0.0, class_weight=None):
+    # PyTorch 2.13's fused head loss (its reference path); older versions: the dense composition.
+    F = _F()
+    flat, labels = hidden.reshape(-1, hidden.shape[-1]), y_true.reshape(-1)
+    index = -100 if ignore_index is None else ignore_index
+    if hasattr(F, "linear_cross_entropy"):
+        values = F.linear_cross_entropy(flat, weight, labels, linear_bias=bias, weight=class_weight,
+                                        reduction=reduction, ignore_index=index, label_smoothing=label_smoothing)
+    else:
+        values = F.cross_entropy(F.linear(flat, weight, bias), labels, weight=class_weight, reduction=reduction,
+                                 ignore_index=index, label_smoothing=label_smoothing)
+    return values.reshape(y_true.shape) if reduction == "none" else values
+
+
+_add("linear_cross_entropy", "torch", _torch_linear_cross_entropy)
+
+
+# Embeddings: PyTorch's functional losses on rows, prediction first, the labels last.
+
+def _torch_rows(values, reduction):
+    return values if reduction == "none" else (values.sum() if reduction == "sum" else values.mean())
+
+
+def _torch_cosine_distance(y_true, y_pred, *, reduction="mean", sample_weight=None, eps=1e-8):
+    return _torch_rows(1.0 - _F().cosine_similarity(y_pred, y_true, dim=-1, eps=eps), reduction)
+
+
+def _torch_cosine_embedding(y_true, x1, x2, *, reduction="mean", sample_weight=None, margin=0.0):
+    # PyTorch takes (N, D) or (D,) only: rows of any batch shape are flattened and shaped back.
+    values = _F().cosine_embedding_loss(x1.reshape(-1, x1.shape[-1]), x2.reshape(-1, x2.shape[-1]),
+                                        _signed(y_true).reshape(-1), margin=margin, reduction="none")
+    return _torch_rows(values.reshape(y_true.shape), reduction)
+
+
+def _torch_margin_ranking(y_true, x1, x2, *, reduction="mean", sample_weight=None, margin=0.0):
+    return _F().margin_ranking_loss(x1, x2, _signed(y_true), margin=margin, reduction=reduction)
+
+
+def _torch_triplet_margin(anchor, positive, negative, *, reduction="mean", sample_weight=None, margin=1.0, p=2.0,
+                          eps=1e-6, swap=False):
+    return _F().triplet_margin_loss(anchor, positive, negative, margin=margin, p=p, eps=eps, swap=swap,
+                                    reduction=reduction)
+
+
+def _torch_info_nce(x, y, *, reduction="mean", sample_weight=None, temperature=0.07, symmetric=True):
+    # The CLIP loss as written in PyTorch: cross-entropy of the cosine matrix against the diagonal.
+    import torch
+
+    F = _F()
+    logits = F.normalize(x, dim=-1) @ F.normalize(y, dim=-1).T / temperature
+    labels = torch.arange(x.shape[0])
+    values = F.cross_entropy(logits, labels, reduction="none")
+    if symmetric:
+        values = 0.5 * (values + F.cross_entropy(logits.T, labels, reduction="none"))
+    return _torch_rows(values, reduction)
+
+
+_add("cosine_distance", "torch", _torch_cosine_distance)
+_add("cosine_embedding", "torch", _torch_cosine_embedding)
+_add("margin_ranking", "torch", _torch_margin_ranking)
+_add("triplet_margin", "torch", _torch_triplet_margin)
+_add("info_nce", "torch", _torch_info_nce)
+# PyTorch has no Jensen-Shannon loss: the registry says so, and there is nothing to run.
+_add("jensen_shannon", "torch", None)
+
+
+# --- MONAI and kornia: overlap losses on channels-first (N, C, d1, ...) tensors. MONAI's
+# reduction='none' is per (sample, class) (with singleton spatial axes for DiceLoss); with sample
+# weights it is reduced here, as MONAI takes none.
+
+def _torch_reduce_here(values, reduction, sample_weight):
+    """The contract's reductions of per-term torch values (``_mean_here`` reads NumPy's ``.size``)."""
+    if sample_weight is not None:
+        values = values * sample_weight
+    if reduction == "none":
+        return values
+    total = values.sum()
+    if reduction == "sum":
+        return total
+    return total / (values.numel() if sample_weight is None else sample_weight.sum())
+
+
+def _monai_overlap(make, y_true, y_pred, reduction, sample_weight, batch, power=None):
+    """``make(reduction)`` (a MONAI loss) on channels-last masks; ``power`` raises its terms (focal Tversky)."""
+    terms_only = sample_weight is not None or power is not None
+    values = make("none" if terms_only else reduction)(y_pred.movedim(-1, 1), y_true.movedim(-1, 1))
+    if not terms_only and reduction != "none":
+        return values
+    values = values.reshape((y_pred.shape[-1],) if batch else (y_pred.shape[0], y_pred.shape[-1]))
+    if power is not None:
+        values = values**power
+    return _torch_reduce_here(values, reduction, sample_weight)
+
+
+def _monai_dice(y_true, y_pred, *, reduction="mean", sample_weight=None, smooth=1e-5, squared=False, batch=False):
+    from monai.losses import DiceLoss
+
+    return _monai_overlap(lambda r: DiceLoss(smooth_nr=smooth, smooth_dr=smooth, squared_pred=squared, batch=batch,
+                                             reduction=r), y_true, y_pred, reduction, sample_weight, batch)
+
+
+def _monai_jaccard(y_true, y_pred, *, reduction="mean", sample_weight=None, smooth=1e-5, batch=False):
+    from monai.losses import DiceLoss
+
+    # MONAI's Jaccard is (2I + s) / (2U + s): losskit's (I + s') / (U + s') at s = 2 s'.
+    return _monai_overlap(lambda r: DiceLoss(jaccard=True, smooth_nr=2.0 * smooth, smooth_dr=2.0 * smooth, batch=batch,
+                                             reduction=r), y_true, y_pred, reduction, sample_weight, batch)
+
+
+def _monai_tversky_loss(alpha, beta, smooth, batch):
+    from monai.losses import TverskyLoss
+
+    return lambda r: TverskyLoss(alpha=alpha, beta=beta, smooth_nr=smooth, smooth_dr=smooth, batch=batch, reduction=r)
+
+
+def _monai_tversky(y_true, y_pred, *, reduction="mean", sample_weight=None, alpha=0.5, beta=0.5, smooth=1e-5,
+                   batch=False):
+    return _monai_overlap(_monai_tversky_loss(alpha, beta, smooth, batch), y_true, y_pred, reduction, sample_weight,
+                          batch)
+
+
+def _monai_focal_tversky(y_true, y_pred, *, reduction="mean", sample_weight=None, alpha=0.5, beta=0.5, gamma=0.75,
+                         smooth=1e-5, batch=False):
+    return _monai_overlap(_monai_tversky_loss(alpha, beta, smooth, batch), y_true, y_pred, reduction, sample_weight,
+                          batch, power=gamma)
+
+
+for _loss, _fn in (("dice", _monai_dice), ("jaccard", _monai_jaccard), ("tversky", _monai_tversky),
+                   ("focal_tversky", _monai_focal_tversky)):
+    _add(_loss, "monai", _fn, weighted=REDUCTIONS)
+del _loss, _fn
+
+
+def _kornia_inputs(y_true, y_pred):
+    """kornia's (logits, labels): log p are logits whose softmax is p again (rows summing to 1)."""
+    return y_pred.log().movedim(-1, 1), y_true.argmax(-1)
+
+
+def _kornia_dice(y_true, y_pred, *, reduction="mean", sample_weight=None):
+    import kornia
+
+    return kornia.losses.dice_loss(*_kornia_inputs(y_true, y_pred), average="macro")
+
+
+def _kornia_tversky(y_true, y_pred, *, reduction="mean", sample_weight=None, alpha=0.5, beta=0.5):
+    import kornia
+
+    return kornia.losses.tversky_loss(*_kornia_inputs(y_true, y_pred), alpha=alpha, beta=beta)
+
+
+# The softmax inside renormalises p: kornia's gradient is in the logits' directions only.
+_add("dice", "kornia", _kornia_dice, reductions=("mean",), equal_gradient=False)
+_add("tversky", "kornia", _kornia_tversky, reductions=("mean",), equal_gradient=False)
+
+
+# kornia's robust losses: Barron's loss of img1 - img2 at scale 1 (no scale argument, no weights;
+# kornia's own convention for a scale c is to pass img1 / c and img2 / c, done here).
+
+def _kornia_robust(name: str, parameter: str):
+    def fn(y_true, y_pred, *, reduction="mean", sample_weight=None, **params):
+        import kornia
+
+        scale = params.get(parameter, 1.0)
+        return getattr(kornia.losses, name)(y_pred / scale, y_true / scale, reduction=reduction)
+
+    P = inspect.Parameter
+    fn.__signature__ = inspect.Signature(
+        [P("y_true", P.POSITIONAL_OR_KEYWORD), P("y_pred", P.POSITIONAL_OR_KEYWORD),
+         P("reduction", P.KEYWORD_ONLY, default="mean"), P("sample_weight", P.KEYWORD_ONLY, default=None),
+         P(parameter, P.KEYWORD_ONLY, default=1.0)]
+    )
+    fn.__name__ = f"kornia_{name}"
+    return fn
+
+
+_add("cauchy", "kornia", _kornia_robust("cauchy_loss", "scale"))
+_add("geman_mcclure", "kornia", _kornia_robust("geman_mcclure_loss", "scale"))
+_add("welsch", "kornia", _kornia_robust("welsch_loss", "scale"))
+# Charbonnier is pseudo-Huber at delta = 1; at other delta, pseudo_huber = delta^2 x charbonnier(e / delta).
+_add("pseudo_huber", "kornia", _kornia_robust("charbonnier_loss", "delta"), factor=lambda k: k.get("delta", 1.0) ** 2)
+# kornia has Barron's loss only at four alphas (the named losses above): nothing to run for a general alpha.
+_add("general_robust", "kornia", None)
 
 
 # --- Optax: per-example functions (prediction first), reduced here with jax.numpy.
@@ -473,6 +713,41 @@ _add("hinge", "optax", _optax_loss(lambda y, f: _optax().losses.hinge_loss(f, _s
 _add("softmax_cross_entropy", "optax", _optax_loss(_optax_softmax_cross_entropy))
 _add("sparse_softmax_cross_entropy", "optax",
      _optax_loss(lambda y, x: _optax().losses.softmax_cross_entropy_with_integer_labels(x, y)))
+
+
+def _optax_sigmoid_focal(y_true, logits, *, gamma=2.0, alpha=None):
+    return _optax().losses.sigmoid_focal_loss(logits, y_true, alpha=alpha, gamma=gamma)
+
+
+def _optax_poly1(y_true, logits, *, epsilon=2.0):
+    return _optax().losses.poly_loss_cross_entropy(logits, y_true, epsilon=epsilon)
+
+
+def _optax_sparse_poly1(y_true, logits, *, epsilon=2.0):
+    import jax
+
+    one_hot = jax.nn.one_hot(y_true, logits.shape[-1], dtype=logits.dtype)
+    return _optax().losses.poly_loss_cross_entropy(logits, one_hot, epsilon=epsilon)
+
+
+_add("sigmoid_focal", "optax", _optax_loss(_optax_sigmoid_focal))
+_add("poly1_cross_entropy", "optax", _optax_loss(_optax_poly1))
+_add("sparse_poly1_cross_entropy", "optax", _optax_loss(_optax_sparse_poly1))
+
+
+def _optax_sparse_poly1_ignoring(y_true, logits, *, epsilon=2.0, ignore_index=None):
+    # An ignored position becomes a zero label row, whose Poly-1 loss is 0; Optax's mean would
+    # still count it, so only 'none' and 'sum' are compared.
+    import jax
+    import jax.numpy as jnp
+
+    keep = jnp.ones(y_true.shape, bool) if ignore_index is None else y_true != ignore_index
+    one_hot = jax.nn.one_hot(jnp.where(keep, y_true, 0), logits.shape[-1], dtype=logits.dtype) * keep[..., None]
+    return _optax().losses.poly_loss_cross_entropy(logits, one_hot, epsilon=epsilon)
+
+
+_add("sparse_poly1_cross_entropy", "optax", _optax_loss(_optax_sparse_poly1_ignoring), reductions=("none", "sum"),
+     api="optax.losses.poly_loss_cross_entropy(logits, one_hot(y_true) * (y_true != ignore_index), epsilon=epsilon)")
 _add("kl_divergence", "optax", _optax_loss(lambda t, p: _optax().losses.kl_divergence(_log(p), t)))
 _add("kl_divergence_with_logits", "optax",
      _optax_loss(lambda t, x: _optax().losses.kl_divergence(_optax_log_softmax(x), t)))
@@ -482,6 +757,19 @@ def _log(x):
     import jax.numpy as jnp
 
     return jnp.log(x)
+
+
+def _optax_cosine_distance(y_true, y_pred, *, eps=1e-8):
+    return _optax().losses.cosine_distance(y_pred, y_true, epsilon=eps)
+
+
+def _optax_triplet_margin(anchor, positive, negative, *, margin=1.0, p=2.0, eps=1e-6):
+    return _optax().losses.triplet_margin_loss(anchor, positive, negative, norm_degree=p, margin=margin, eps=eps)
+
+
+_add("cosine_distance", "optax", _optax_loss(_optax_cosine_distance))
+# Optax adds eps to the sum of powers, not to the difference, and raises differences to p without abs.
+_add("triplet_margin", "optax", _optax_loss(_optax_triplet_margin))
 
 
 # --- Keras 3: (y_true, y_pred) on NumPy arrays, in float64. Pointwise inputs get a trailing
@@ -561,6 +849,56 @@ _keras_add("kl_divergence", "KLDivergence", pointwise=False)
 _keras_add("categorical_hinge", "CategoricalHinge", pointwise=False)
 
 
+def _keras_sigmoid_focal(y_true, logits, *, reduction="mean", sample_weight=None, gamma=2.0, alpha=None):
+    # Keras' alpha applies only with apply_class_balancing=True; losskit's alpha=None is Keras' default off.
+    balancing = {} if alpha is None else {"apply_class_balancing": True, "alpha": alpha}
+    loss = _keras_loss("BinaryFocalCrossentropy", from_logits=True, gamma=gamma, **balancing)
+    return loss(y_true, logits, reduction=reduction, sample_weight=sample_weight)
+
+
+def _keras_softmax_focal(y_true, logits, *, reduction="mean", sample_weight=None, gamma=2.0):
+    # alpha=1.0: Keras multiplies every term by alpha (0.25 by default).
+    loss = _keras_loss("CategoricalFocalCrossentropy", pointwise=False, from_logits=True, alpha=1.0, gamma=gamma)
+    return loss(y_true, logits, reduction=reduction, sample_weight=sample_weight)
+
+
+def _keras_sparse_softmax_focal(y_true, logits, *, reduction="mean", sample_weight=None, gamma=2.0):
+    one_hot = np.eye(logits.shape[-1], dtype=logits.dtype)[np.asarray(y_true)]
+    return _keras_softmax_focal(one_hot, logits, reduction=reduction, sample_weight=sample_weight, gamma=gamma)
+
+
+for _loss, _fn in (("sigmoid_focal", _keras_sigmoid_focal), ("softmax_focal", _keras_softmax_focal),
+                   ("sparse_softmax_focal", _keras_sparse_softmax_focal)):
+    _add(_loss, "keras", _fn, weighted=("mean",), sample_weight=True)
+del _loss, _fn
+
+
+def _keras_softmax_focal_alpha(y_true, logits, *, reduction="mean", sample_weight=None, gamma=2.0, class_weight=None):
+    # Keras' per-class alpha is class_weight; its mean divides by N, losskit's by the summed label
+    # weights, so only 'none' and 'sum' are compared.
+    alpha = 1.0 if class_weight is None else [float(w) for w in np.asarray(class_weight)]
+    loss = _keras_loss("CategoricalFocalCrossentropy", pointwise=False, from_logits=True, alpha=alpha, gamma=gamma)
+    return loss(y_true, logits, reduction=reduction, sample_weight=sample_weight)
+
+
+def _keras_sparse_softmax_focal_alpha(y_true, logits, *, reduction="mean", sample_weight=None, gamma=2.0,
+                                      class_weight=None, ignore_index=None):
+    labels = np.asarray(y_true)
+    keep = np.ones(labels.shape, bool) if ignore_index is None else labels != ignore_index
+    # An ignored position becomes a zero label row, whose focal loss is 0.
+    one_hot = np.eye(logits.shape[-1], dtype=logits.dtype)[np.where(keep, labels, 0)] * keep[..., None]
+    return _keras_softmax_focal_alpha(one_hot, logits, reduction=reduction, sample_weight=sample_weight, gamma=gamma,
+                                      class_weight=class_weight)
+
+
+_add("softmax_focal", "keras", _keras_softmax_focal_alpha, reductions=("none", "sum"), weighted=("none", "sum"),
+     sample_weight=True, api="keras.losses.CategoricalFocalCrossentropy(from_logits=True, alpha=class_weight, gamma=gamma)")
+_add("sparse_softmax_focal", "keras", _keras_sparse_softmax_focal_alpha, reductions=("none", "sum"),
+     weighted=("none", "sum"), sample_weight=True,
+     api="keras.losses.CategoricalFocalCrossentropy(from_logits=True, alpha=class_weight, gamma=gamma)"
+         "(one_hot(y_true) * (y_true != ignore_index), logits)")
+
+
 def _keras_rmse(y_true, y_pred, *, reduction="mean", sample_weight=None):
     metric = _keras().metrics.RootMeanSquaredError(dtype="float64")
     metric.update_state(y_true, y_pred, sample_weight=sample_weight)
@@ -570,6 +908,32 @@ def _keras_rmse(y_true, y_pred, *, reduction="mean", sample_weight=None):
 _add("root_mean_squared_error", "keras", _keras_rmse, reductions=("mean",), weighted=("mean",), sample_weight=True)
 # Keras has no Gaussian likelihood loss: the registry says so, and there is nothing to run.
 _add("gaussian_nll", "keras", None)
+_add("linear_cross_entropy", "keras", None)
+# Keras' CosineSimilarity is -cos: losskit's cosine_distance minus 1, measured by the table.
+_keras_add("cosine_distance", "CosineSimilarity", pointwise=False)
+for _name in ("cosine_embedding", "margin_ranking", "triplet_margin", "info_nce"):
+    _add(_name, "keras", None)
+
+
+def _keras_overlap(class_name: str, y_true, y_pred, reduction, sample_weight, **options):
+    """A Keras overlap loss per (sample, class): its axis= names the spatial axes (channels last)."""
+    keras_reduction = {"mean": "sum_over_batch_size" if sample_weight is None else "mean_with_sample_weight"}
+    loss = getattr(_keras().losses, class_name)(axis=tuple(range(1, y_pred.ndim - 1)), dtype="float64",
+                                                reduction=keras_reduction.get(reduction, reduction), **options)
+    return loss(y_true, y_pred, sample_weight=sample_weight)
+
+
+def _keras_dice(y_true, y_pred, *, reduction="mean", sample_weight=None):
+    return _keras_overlap("Dice", y_true, y_pred, reduction, sample_weight)
+
+
+def _keras_tversky(y_true, y_pred, *, reduction="mean", sample_weight=None, alpha=0.5, beta=0.5):
+    # Keras's alpha multiplies sum((1 - p) y), losskit's false negatives: the weights swap.
+    return _keras_overlap("Tversky", y_true, y_pred, reduction, sample_weight, alpha=beta, beta=alpha)
+
+
+_add("dice", "keras", _keras_dice, weighted=("mean",), sample_weight=True)
+_add("tversky", "keras", _keras_tversky, weighted=("mean",), sample_weight=True)
 
 
 # --- scikit-learn: metrics take (y_true, y_pred, sample_weight=) and give the weighted mean of
@@ -613,6 +977,8 @@ _metric_add("mean_absolute_percentage_error", "mean_absolute_percentage_error", 
 _metric_add("quantile", "mean_pinball_loss", rename={"q": "alpha"})
 # The deviance adds y log y - y and doubles the loss ("different" in the registry): run as named.
 _metric_add("poisson", "mean_poisson_deviance")
+_metric_add("gamma_deviance", "mean_gamma_deviance")
+_metric_add("tweedie_deviance", "mean_tweedie_deviance", rename={"power": "power"})
 _metric_add("binary_cross_entropy", "log_loss", fixed={"labels": [0.0, 1.0]})
 _metric_add("hinge", "hinge_loss")
 _metric_add("sparse_categorical_cross_entropy", "log_loss", rows=True)
@@ -734,6 +1100,18 @@ _loss_class_add("sparse_softmax_cross_entropy", "HalfMultinomialLoss",
                 "sklearn._loss.loss.HalfMultinomialLoss(n_classes)", classes=True)
 
 
+# --- SciPy: NumPy functions; jensenshannon is the distance, squared here to give the divergence.
+
+def _scipy_jensen_shannon(y_true, y_pred, *, reduction="mean", sample_weight=None):
+    from scipy.spatial import distance
+
+    values = distance.jensenshannon(y_true, y_pred, axis=-1) ** 2
+    return _mean_here(values, reduction, sample_weight, np)
+
+
+_add("jensen_shannon", "scipy", _scipy_jensen_shannon, weighted=REDUCTIONS)
+
+
 # ----------------------------------------------------------------------------------- joins
 
 @functools.lru_cache(maxsize=None)
@@ -756,7 +1134,8 @@ def _joined() -> tuple[Entry, ...]:
 def entries(loss: str | None = None, framework: str | None = None, *, documented: bool | None = None) -> list[Entry]:
     """Every runnable equivalent, in the order added; optionally of one loss, framework, or kind.
 
-    ``framework`` uses the registry's names (``torch``, ``optax``, ``keras``, ``sklearn``);
+    ``framework`` uses the registry's names (``torch``, ``optax``, ``keras``, ``sklearn``,
+    ``monai``, ``kornia``, ``scipy``);
     ``documented=True`` keeps the registry's entries, ``False`` the additional references.
     """
     if loss is not None:

@@ -43,6 +43,12 @@ Conventions, chosen to be Keras's:
   (``y_pred`` has shape ``y_true.shape + (2,)``), the output of
   ``keras.layers.Concatenate()([mean_head, variance_head])`` for ``(N, 1)`` heads and ``(N,)``
   or ``(N, 1)`` targets. Keras's rank rule then applies between ``y_true`` and each prediction.
+* **Losses without a target, and labels per row.** :class:`TripletMargin` and :class:`InfoNce`
+  have no target: ``y_true`` is ignored (pass any array to ``fit``, e.g. ``np.zeros(N)``) and
+  ``y_pred`` stacks their inputs on a new last axis (``(N, D, 3)``: anchor, positive, negative;
+  ``(N, D, 2)``: x, y), the output of ``keras.ops.stack([a, p, n], axis=-1)`` in the model.
+  :class:`CosineEmbedding` takes its labels, one per row, as ``y_true`` of shape ``(N,)`` or
+  ``(N, 1)``, and ``y_pred`` of shape ``(N, D, 2)`` stacking x1 and x2.
 * Serializable: ``get_config`` / ``from_config`` round-trip every parameter, ``axis`` and
   ``dtype``, and the classes are registered with
   ``keras.saving.register_keras_serializable(package="losskit")``, so a saved ``.keras`` model
@@ -66,7 +72,7 @@ from . import _registry
 from ._loss import Loss
 from ._registry import class_name, get
 
-__all__ = ["LosskitLoss", "get_loss", "loss_class", "class_name"]
+__all__ = ["LosskitLoss", "get_loss", "loss_class", "class_name", "EXCLUDED"]
 
 
 def squeeze_or_expand_to_same_rank(y_true: Any, y_pred: Any) -> tuple[Any, Any]:
@@ -118,7 +124,7 @@ class LosskitLoss(keras.losses.Loss):
         loss = cls.__dict__.get("loss")
         if loss is None:
             return
-        if not loss.has_target or (loss.kind != "pointwise" and "loss" in loss.input_shapes):
+        if loss.kind != "pointwise" and "loss" in loss.input_shapes:
             # Keras always passes y_true and one y_pred, and stacking several predictions on a
             # last axis needs them all to have the first one's shape.
             raise TypeError(
@@ -172,6 +178,15 @@ class LosskitLoss(keras.losses.Loss):
                 f"{self.loss.name} is the root of the batch's mean and takes no sample_weight; "
                 f"use {self.loss.name.replace('root_', '')} for weighted training"
             )
+        if sample_weight is not None and self.loss.kind == "overlap" and not self._params.get("batch"):
+            # Keras broadcasts a weight against the loss only when the ranks match (or differ by a
+            # trailing 1), and its weighted mean divides by the weights as given: one weight per
+            # sample, (N,), is spread over the sample's classes, (N, C), as losskit does.
+            sample_weight = keras.ops.convert_to_tensor(sample_weight)
+            if len(sample_weight.shape) == 1:
+                classes = y_pred.shape[self.axis]
+                sample_weight = keras.ops.broadcast_to(keras.ops.expand_dims(sample_weight, -1),
+                                                       (sample_weight.shape[0], classes))
         return super().__call__(y_true, y_pred, sample_weight=sample_weight)
 
     def call(self, y_true, y_pred):
@@ -179,9 +194,10 @@ class LosskitLoss(keras.losses.Loss):
         pairs = [squeeze_or_expand_to_same_rank(y_true, p) for p in self._predictions(y_pred)]
         # The predictions share one shape, so the rank rule changes y_true alike in every pair.
         y_true, predictions = pairs[0][0], [p for _, p in pairs]
-        if loss.kind == "sparse":
+        if loss.target_shape == "loss" and loss.has_target:  # one label per row: (N,) or (N, 1)
             if len(y_true.shape) == len(predictions[0].shape) and y_true.shape[-1] == 1:
                 y_true = keras.ops.squeeze(y_true, axis=-1)
+        if loss.kind == "sparse":
             # Keras hands labels over as floats; they are cast to the index dtype of Keras's own
             # sparse_categorical_crossentropy on this backend (torch indexes with int64).
             y_true = keras.ops.cast(y_true, "int64" if keras.backend.backend() == "torch" else "int32")
@@ -189,7 +205,9 @@ class LosskitLoss(keras.losses.Loss):
         if loss.kind != "pointwise":
             kwargs["axis"] = self.axis
         try:
-            values = loss(y_true, *predictions, reduction="mean" if loss.root else "none", **kwargs)
+            # A loss without a target ignores y_true (Keras always passes one).
+            arguments = (y_true, *predictions) if loss.has_target else tuple(predictions)
+            values = loss(*arguments, reduction="mean" if loss.root else "none", **kwargs)
         except TypeError as exc:
             if "not a supported array" in str(exc):
                 raise TypeError(
@@ -258,8 +276,22 @@ def get_loss(loss: str | Loss, /, **params: Any) -> LosskitLoss:
     return loss_class(loss)(**params)
 
 
+# Catalog losses that the Keras protocol cannot carry, and why (no class is written for them).
+EXCLUDED = {
+    "linear_cross_entropy": (
+        "Keras losses are called as loss(y_true, y_pred) on the model's output; linear_cross_entropy takes the "
+        "hidden states and the head's weight matrix (V, D) instead of the logits, and a weight matrix is a layer's "
+        "variable, not a per-sample prediction that could be stacked into y_pred. Use the functional "
+        "losskit.linear_cross_entropy in a custom train_step, or keras.losses.SparseCategoricalCrossentropy on the logits."
+    ),
+}
+
+
 def loss_class(name: str | Loss) -> type[LosskitLoss]:
     """The Keras class of a catalog loss (``loss_class("mse") is MeanSquaredError``)."""
+    canonical = get(name).name
+    if canonical in EXCLUDED:
+        raise ValueError(f"losskit.keras has no loss class for {canonical!r}: {EXCLUDED[canonical]}")
     cls = globals().get(class_name(name))
     if not (isinstance(cls, type) and issubclass(cls, LosskitLoss)):
         raise ValueError(f"losskit.keras has no loss class for {get(name).name!r}")
@@ -355,6 +387,48 @@ class Poisson(LosskitLoss):
 
     loss = _registry.get("poisson")
 
+
+@keras.saving.register_keras_serializable(package="losskit")
+class GammaDeviance(LosskitLoss):
+    """Keras loss for :data:`losskit.gamma_deviance`."""
+
+    loss = _registry.get("gamma_deviance")
+
+
+@keras.saving.register_keras_serializable(package="losskit")
+class TweedieDeviance(LosskitLoss):
+    """Keras loss for :data:`losskit.tweedie_deviance`."""
+
+    loss = _registry.get("tweedie_deviance")
+
+
+@keras.saving.register_keras_serializable(package="losskit")
+class GeneralRobust(LosskitLoss):
+    """Keras loss for :data:`losskit.general_robust`."""
+
+    loss = _registry.get("general_robust")
+
+
+@keras.saving.register_keras_serializable(package="losskit")
+class Cauchy(LosskitLoss):
+    """Keras loss for :data:`losskit.cauchy`."""
+
+    loss = _registry.get("cauchy")
+
+
+@keras.saving.register_keras_serializable(package="losskit")
+class GemanMcclure(LosskitLoss):
+    """Keras loss for :data:`losskit.geman_mcclure`."""
+
+    loss = _registry.get("geman_mcclure")
+
+
+@keras.saving.register_keras_serializable(package="losskit")
+class Welsch(LosskitLoss):
+    """Keras loss for :data:`losskit.welsch`."""
+
+    loss = _registry.get("welsch")
+
 @keras.saving.register_keras_serializable(package="losskit")
 class BinaryCrossEntropy(LosskitLoss):
     """Keras loss for :data:`losskit.binary_cross_entropy`."""
@@ -366,6 +440,12 @@ class SigmoidCrossEntropy(LosskitLoss):
     """Keras loss for :data:`losskit.sigmoid_cross_entropy`."""
 
     loss = _registry.get("sigmoid_cross_entropy")
+
+@keras.saving.register_keras_serializable(package="losskit")
+class SigmoidFocal(LosskitLoss):
+    """Keras loss for :data:`losskit.sigmoid_focal`."""
+
+    loss = _registry.get("sigmoid_focal")
 
 @keras.saving.register_keras_serializable(package="losskit")
 class Hinge(LosskitLoss):
@@ -416,6 +496,30 @@ class SparseSoftmaxCrossEntropy(LosskitLoss):
     loss = _registry.get("sparse_softmax_cross_entropy")
 
 @keras.saving.register_keras_serializable(package="losskit")
+class SoftmaxFocal(LosskitLoss):
+    """Keras loss for :data:`losskit.softmax_focal`."""
+
+    loss = _registry.get("softmax_focal")
+
+@keras.saving.register_keras_serializable(package="losskit")
+class SparseSoftmaxFocal(LosskitLoss):
+    """Keras loss for :data:`losskit.sparse_softmax_focal`."""
+
+    loss = _registry.get("sparse_softmax_focal")
+
+@keras.saving.register_keras_serializable(package="losskit")
+class Poly1CrossEntropy(LosskitLoss):
+    """Keras loss for :data:`losskit.poly1_cross_entropy`."""
+
+    loss = _registry.get("poly1_cross_entropy")
+
+@keras.saving.register_keras_serializable(package="losskit")
+class SparsePoly1CrossEntropy(LosskitLoss):
+    """Keras loss for :data:`losskit.sparse_poly1_cross_entropy`."""
+
+    loss = _registry.get("sparse_poly1_cross_entropy")
+
+@keras.saving.register_keras_serializable(package="losskit")
 class KLDivergence(LosskitLoss):
     """Keras loss for :data:`losskit.kl_divergence`."""
 
@@ -432,6 +536,51 @@ class CategoricalHinge(LosskitLoss):
     """Keras loss for :data:`losskit.categorical_hinge`."""
 
     loss = _registry.get("categorical_hinge")
+
+
+@keras.saving.register_keras_serializable(package="losskit")
+class JensenShannon(LosskitLoss):
+    """Keras loss for :data:`losskit.jensen_shannon`."""
+
+    loss = _registry.get("jensen_shannon")
+
+
+@keras.saving.register_keras_serializable(package="losskit")
+class CosineDistance(LosskitLoss):
+    """Keras loss for :data:`losskit.cosine_distance` (Keras' ``CosineSimilarity`` plus 1)."""
+
+    loss = _registry.get("cosine_distance")
+
+
+@keras.saving.register_keras_serializable(package="losskit")
+class CosineEmbedding(LosskitLoss):
+    """Keras loss for :data:`losskit.cosine_embedding`: labels ``y_true`` (N,) and ``y_pred`` (N, D, 2) stacking x1, x2."""
+
+    loss = _registry.get("cosine_embedding")
+
+
+@keras.saving.register_keras_serializable(package="losskit")
+class MarginRanking(LosskitLoss):
+    """Keras loss for :data:`losskit.margin_ranking`: ``y_pred[..., 0]`` is x1 and ``y_pred[..., 1]`` x2."""
+
+    loss = _registry.get("margin_ranking")
+
+
+@keras.saving.register_keras_serializable(package="losskit")
+class TripletMargin(LosskitLoss):
+    """Keras loss for :data:`losskit.triplet_margin`: ``y_pred`` (N, D, 3) stacks anchor, positive, negative; y_true is ignored."""
+
+    loss = _registry.get("triplet_margin")
+
+
+@keras.saving.register_keras_serializable(package="losskit")
+class InfoNce(LosskitLoss):
+    """Keras loss for :data:`losskit.info_nce`: ``y_pred`` (N, D, 2) stacks the paired rows x, y; y_true is ignored.
+
+    Every row's loss depends on the whole batch, so Keras's batch is the set of negatives.
+    """
+
+    loss = _registry.get("info_nce")
 
 
 @keras.saving.register_keras_serializable(package="losskit")
@@ -458,6 +607,34 @@ class GaussianNLL(LosskitLoss):
     """
 
     loss = _registry.get("gaussian_nll")
+
+
+@keras.saving.register_keras_serializable(package="losskit")
+class Dice(LosskitLoss):
+    """Keras loss for :data:`losskit.dice`: ``call`` returns the loss per (sample, class), ``(N, C)``."""
+
+    loss = _registry.get("dice")
+
+
+@keras.saving.register_keras_serializable(package="losskit")
+class Jaccard(LosskitLoss):
+    """Keras loss for :data:`losskit.jaccard`: ``call`` returns the loss per (sample, class), ``(N, C)``."""
+
+    loss = _registry.get("jaccard")
+
+
+@keras.saving.register_keras_serializable(package="losskit")
+class Tversky(LosskitLoss):
+    """Keras loss for :data:`losskit.tversky`: ``call`` returns the loss per (sample, class), ``(N, C)``."""
+
+    loss = _registry.get("tversky")
+
+
+@keras.saving.register_keras_serializable(package="losskit")
+class FocalTversky(LosskitLoss):
+    """Keras loss for :data:`losskit.focal_tversky`: ``call`` returns the loss per (sample, class), ``(N, C)``."""
+
+    loss = _registry.get("focal_tversky")
 
 
 __all__ += [name for name, value in list(globals().items())

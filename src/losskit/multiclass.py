@@ -13,7 +13,9 @@ import math
 import array_api_compat
 
 from . import _validation as V
-from ._array import GRAD_DENOMINATOR_FLOOR, clamped_log, log_softmax
+from ._array import (
+    GRAD_DENOMINATOR_FLOOR, as_array, clamped_log, is_floating, log_softmax, namespace_of,
+)
 from ._loss import PROBABILITY, Equivalent, KernelResult, Loss, Param, check_class_weight
 from ._registry import register
 
@@ -25,6 +27,10 @@ __all__ = [
     "kl_divergence",
     "kl_divergence_with_logits",
     "categorical_hinge",
+    "softmax_focal",
+    "sparse_softmax_focal",
+    "poly1_cross_entropy",
+    "sparse_poly1_cross_entropy",
 ]
 
 _SMOOTHING = Param(
@@ -36,6 +42,12 @@ _CLASS_WEIGHT = Param(
     "class_weight", None, "None or one non-negative weight per class, shape (num_classes,)",
     "Scales each class's term; 'mean' then divides by the summed weights of the labels (PyTorch's weighted mean).",
     is_array=True,
+)
+_Z_LOSS = Param(
+    "z_loss", 0.0, "finite z_loss >= 0",
+    "Adds z_loss * logsumexp(logits)^2 per sample (PaLM's z-loss), which keeps the softmax normaliser near 1; "
+    "it is not scaled by class_weight, and ignored positions get none.",
+    V.non_negative,
 )
 _IGNORE_INDEX = Param(
     "ignore_index", None, "None or an integer label value",
@@ -59,11 +71,17 @@ def _cross_entropy(xp, targets, log_probs, *, label_smoothing, class_weight):
     return loss, weighted, norm
 
 
-def _softmax_cross_entropy(xp, y_true, logits, *, label_smoothing, class_weight, with_grad, with_hess=False):
+def _softmax_cross_entropy(xp, y_true, logits, *, label_smoothing, class_weight, z_loss=0.0, with_grad,
+                           with_hess=False):
     log_probs = log_softmax(xp, logits)
     loss, weighted, norm = _cross_entropy(
         xp, y_true, log_probs, label_smoothing=label_smoothing, class_weight=class_weight
     )
+    lse = None
+    if z_loss:
+        # PaLM's z-loss, z * logsumexp(x)^2 per row; logsumexp is shifted by the row's maximum.
+        lse = _logsumexp(xp, logits)
+        loss = loss + z_loss * (lse * lse)
     grad = hess = None
     if with_grad:
         # d/dx of -sum_c a_c log softmax(x)_c is softmax(x) * sum_c a_c - a.
@@ -72,7 +90,25 @@ def _softmax_cross_entropy(xp, y_true, logits, *, label_smoothing, class_weight,
         grad = probabilities * total - weighted
         if with_hess:
             hess = _softmax_hessian_diagonal(probabilities, total)
+        if lse is not None:
+            grad, hess = _add_z_loss_derivatives(probabilities, lse[..., None], z_loss, grad, hess)
     return KernelResult(loss, grad, norm, hess)
+
+
+def _logsumexp(xp, logits):
+    """log sum_c exp(x_c) over the last axis, shifted as _array.log_softmax shifts (+inf rows NaN)."""
+    shift = xp.max(logits, axis=-1, keepdims=True)
+    shift = xp.where(shift == -math.inf, 0.0, shift)
+    return (shift + xp.log(xp.sum(xp.exp(logits - shift), axis=-1, keepdims=True)))[..., 0]
+
+
+def _add_z_loss_derivatives(probabilities, lse, z_loss, grad, hess):
+    """Add the derivatives of z_loss * lse^2 (lse with a trailing axis): 2 z lse p, and 2 z p (p + lse (1 - p))."""
+    # d lse / dx_c = p_c and d p_c / dx_c = p_c (1 - p_c).
+    grad = grad + (2.0 * z_loss) * lse * probabilities
+    if hess is not None:
+        hess = hess + (2.0 * z_loss) * probabilities * (probabilities + lse * (1.0 - probabilities))
+    return grad, hess
 
 
 def _softmax_hessian_diagonal(probabilities, total):
@@ -128,16 +164,17 @@ def _label_weights(xp, labels, class_weight):
 
 
 def _sparse(kernel):
-    """Add ignore_index to a sparse kernel: ignored positions get loss 0, gradient 0, Hessian 0, norm 0."""
+    """Add ignore_index to a sparse kernel: ignored positions get loss 0, gradient 0, Hessian 0, norm 0.
 
-    def masked(xp, y_true, y_pred, *, label_smoothing, class_weight, ignore_index, with_grad, with_hess=False):
+    The loss's other parameters pass through to ``kernel`` unchanged.
+    """
+
+    def masked(xp, y_true, y_pred, *, ignore_index, with_grad, with_hess=False, **params):
         if ignore_index is None:
-            return kernel(xp, y_true, y_pred, label_smoothing=label_smoothing, class_weight=class_weight,
-                          with_grad=with_grad, with_hess=with_hess)
+            return kernel(xp, y_true, y_pred, with_grad=with_grad, with_hess=with_hess, **params)
         keep = y_true != ignore_index
         labels = xp.where(keep, y_true, xp.zeros_like(y_true))  # any valid index; masked below
-        result = kernel(xp, labels, y_pred, label_smoothing=label_smoothing, class_weight=class_weight,
-                        with_grad=with_grad, with_hess=with_hess)
+        result = kernel(xp, labels, y_pred, with_grad=with_grad, with_hess=with_hess, **params)
         norm = xp.astype(keep, y_pred.dtype) if result.norm is None else xp.where(keep, result.norm, 0.0)
         grad = None if result.grad is None else xp.where(keep[..., None], result.grad, 0.0)
         hess = None if result.hess is None else xp.where(keep[..., None], result.hess, 0.0)
@@ -146,7 +183,8 @@ def _sparse(kernel):
     return masked
 
 
-def _sparse_softmax_kernel(xp, labels, logits, *, label_smoothing, class_weight, with_grad, with_hess=False):
+def _sparse_softmax_kernel(xp, labels, logits, *, label_smoothing, class_weight, z_loss=0.0, with_grad,
+                           with_hess=False):
     num_classes = logits.shape[-1]
     shift = xp.max(logits, axis=-1, keepdims=True)
     shift = xp.where(shift == -math.inf, 0.0, shift)  # as _array.log_softmax: +inf rows are NaN
@@ -162,6 +200,10 @@ def _sparse_softmax_kernel(xp, labels, logits, *, label_smoothing, class_weight,
         weights_total = float(num_classes) if class_weight is None else xp.sum(class_weight)
         weighted_logits = xp.sum(shifted if class_weight is None else shifted * class_weight, axis=-1)
         loss = loss + (label_smoothing / num_classes) * (log_norm * weights_total - weighted_logits)
+    lse = None
+    if z_loss:
+        lse = shift[..., 0] + log_norm
+        loss = loss + z_loss * (lse * lse)
     norm = None if class_weight is None else label_weight
     if not with_grad:
         return KernelResult(loss, None, norm)
@@ -176,6 +218,8 @@ def _sparse_softmax_kernel(xp, labels, logits, *, label_smoothing, class_weight,
     # float32, which would cap a float64 gradient at float32 precision.
     grad = grad - xp.astype(_is_label(xp, labels, num_classes), logits.dtype) * _expand(xp, picked)
     hess = _softmax_hessian_diagonal(probabilities, _expand(xp, total)) if with_hess else None
+    if lse is not None:
+        grad, hess = _add_z_loss_derivatives(probabilities, lse[..., None], z_loss, grad, hess)
     return KernelResult(loss, grad, norm, hess)
 
 
@@ -255,6 +299,116 @@ def _categorical_hinge(xp, y_true, y_pred, *, with_grad, with_hess=False):
     # by the subgradient convention.
     hess = xp.zeros_like(y_pred) if with_hess else None
     return KernelResult(loss, active * (share * (1.0 - y_true) - y_true), hess=hess)
+
+
+# Focal and poly-1 losses weigh each class's log-probability by its complement 1 - p_c, which
+# 1 - softmax(x)_c computes badly exactly where it matters: for the confident class it cancels to
+# 0, and a power gamma < 1 of that 0 has an infinite derivative. _complement_terms forms it in log
+# space instead, from the sum s of the other classes' exps relative to the row's largest logit.
+
+def _complement_terms(xp, logits):
+    """``(log p, p, log(1 - p), u)`` per class, exact at any logit, with u = -p log p / (1 - p).
+
+    For the row's (first) largest logit m, p_m = 1 / (1 + s) with s = sum_{c != m} e^{x_c - x_m}:
+    -log p_m = log1p(s) and 1 - p_m = s / (1 + s) keep every digit of a tiny s, and u_m =
+    log1p(s) / s -> 1 as s -> 0. Every other class has p_c <= 1/2, where log1p(-p_c) is exact;
+    its u_c -> 0 as p_c -> 0 (a masked -inf logit). u is the factor of gamma in the focal
+    gradient, (1 - p)^(gamma - 1) p (-log p) = (1 - p)^gamma u, so no negative power is formed.
+    A row with a +inf logit or only -inf logits is NaN, as in log_softmax.
+    """
+    num_classes = logits.shape[-1]
+    shift = xp.max(logits, axis=-1, keepdims=True)
+    shift = xp.where(shift == -math.inf, 0.0, shift)
+    shifted = logits - shift
+    classes = xp.arange(num_classes, device=array_api_compat.device(logits))
+    is_top = classes == xp.argmax(logits, axis=-1)[..., None]
+    exps = xp.exp(shifted)
+    others = xp.sum(xp.where(is_top, 0.0, exps), axis=-1, keepdims=True)
+    # The top class's shifted logit: 0, or NaN (a +inf logit) or -inf (a row of -inf only).
+    top = xp.sum(xp.where(is_top, shifted, 0.0), axis=-1, keepdims=True)
+    log_probs = shifted - (top + xp.log1p(others))
+    probabilities = xp.exp(log_probs)
+    rest = xp.where(is_top, 0.0, probabilities)  # the other classes' p <= 1/2
+    has_others = others > 0
+    safe_others = xp.where(has_others, others, 1.0)
+    log_top_complement = xp.where(has_others, xp.log(safe_others), -math.inf) - xp.log1p(others)
+    log_complement = xp.where(is_top, log_top_complement, xp.log1p(-rest))
+    top_u = xp.where(has_others, xp.log1p(others) / safe_others, 1.0)
+    rest_positive = rest > 0
+    rest_u = rest * xp.where(rest_positive, -log_probs, 0.0) / (1.0 - rest)
+    return log_probs, probabilities, log_complement, xp.where(is_top, top_u, rest_u)
+
+
+def _focal_factor(xp, log_complement, gamma):
+    """(1 - p)^gamma from log(1 - p); None for gamma = 0 (the factor 1, also where p = 1)."""
+    return None if gamma == 0.0 else xp.exp(gamma * log_complement)
+
+
+def _softmax_focal(xp, y_true, logits, *, gamma, class_weight, with_grad, with_hess=False):
+    log_probs, probabilities, log_complement, u = _complement_terms(xp, logits)
+    weighted = y_true if class_weight is None else y_true * class_weight
+    focal = _focal_factor(xp, log_complement, gamma)
+    scale = weighted if focal is None else weighted * focal
+    # A class of zero target weight adds nothing, even at a masked (-inf) logit.
+    loss = -xp.sum(scale * xp.where(weighted > 0, log_probs, 0.0), axis=-1)
+    norm = None if class_weight is None else xp.sum(weighted, axis=-1)
+    if not with_grad:
+        return KernelResult(loss, None, norm)
+    # d/dx_k of -sum_c a_c (1 - p_c)^gamma log p_c is p_k B - b_k with b_c = a_c (1 - p_c)^gamma
+    # (1 + gamma u_c) and B = sum_c b_c: the cross-entropy's gradient with b in place of a.
+    b = scale if focal is None else scale * (1.0 + gamma * u)
+    grad = probabilities * xp.sum(b, axis=-1, keepdims=True) - b
+    return KernelResult(loss, grad, norm)
+
+
+def _sparse_softmax_focal(xp, labels, logits, *, gamma, class_weight, with_grad, with_hess=False):
+    log_probs, probabilities, log_complement, u = _complement_terms(xp, logits)
+    label_weight = 1.0 if class_weight is None else _label_weights(xp, labels, class_weight)
+    log_p, log_q = _take_last(xp, log_probs, labels), _take_last(xp, log_complement, labels)
+    focal = _focal_factor(xp, log_q, gamma)
+    scale = label_weight if focal is None else label_weight * focal
+    loss = -scale * log_p
+    norm = None if class_weight is None else label_weight
+    if not with_grad:
+        return KernelResult(loss, None, norm)
+    b = _expand(xp, scale if focal is None else scale * (1.0 + gamma * _take_last(xp, u, labels)))
+    is_label = xp.astype(_is_label(xp, labels, logits.shape[-1]), logits.dtype)
+    return KernelResult(loss, probabilities * b - is_label * b, norm)
+
+
+def _poly1_cross_entropy(xp, y_true, logits, *, epsilon, with_grad, with_hess=False):
+    ce = _softmax_cross_entropy(xp, y_true, logits, label_smoothing=0.0, class_weight=None,
+                                with_grad=with_grad, with_hess=with_hess)
+    _, probabilities, log_complement, _ = _complement_terms(xp, logits)
+    # Optax's sum_c y_c (1 - p_c) (= 1 - p_t for labels summing to 1), with each 1 - p_c exact.
+    complement = xp.sum(xp.where(y_true > 0, y_true * xp.exp(log_complement), 0.0), axis=-1, keepdims=True)
+    loss = ce.loss + epsilon * complement[..., 0]
+    if not with_grad:
+        return KernelResult(loss)
+    # d(sum_c y_c (1 - p_c))/dx_k = p_k (p_t - y_k), with p_t - y_k = (sum y - y_k) - complement
+    # (exact for one-hot labels: -complement at the label, 1 - complement elsewhere).
+    slope = probabilities * ((xp.sum(y_true, axis=-1, keepdims=True) - y_true) - complement)
+    grad = ce.grad + epsilon * slope
+    hess = None
+    if with_hess:
+        # d/dx_k of p_k (p_t - y_k) = p_k (p_t - y_k) (1 - 2 p_k).
+        hess = ce.hess + epsilon * slope * (1.0 - 2.0 * probabilities)
+    return KernelResult(loss, grad, hess=hess)
+
+
+def _sparse_poly1_kernel(xp, labels, logits, *, epsilon, with_grad, with_hess=False):
+    ce = _sparse_softmax_kernel(xp, labels, logits, label_smoothing=0.0, class_weight=None,
+                                with_grad=with_grad, with_hess=with_hess)
+    _, probabilities, log_complement, _ = _complement_terms(xp, logits)
+    complement = xp.exp(_take_last(xp, log_complement, labels))
+    loss = ce.loss + epsilon * complement
+    if not with_grad:
+        return KernelResult(loss)
+    not_label = 1.0 - xp.astype(_is_label(xp, labels, logits.shape[-1]), logits.dtype)
+    slope = probabilities * (not_label - complement[..., None])
+    grad = ce.grad + epsilon * slope
+    hess = ce.hess + epsilon * slope * (1.0 - 2.0 * probabilities) if with_hess else None
+    return KernelResult(loss, grad, hess=hess)
 
 
 # ----------------------------------------------------------------------------------- checks
@@ -340,13 +494,14 @@ softmax_cross_entropy = register(Loss(
     aliases=("cross_entropy",),
     kernel=_softmax_cross_entropy,
     has_hessian=True,
-    params=(_SMOOTHING, _CLASS_WEIGHT),
+    params=(_SMOOTHING, _CLASS_WEIGHT, _Z_LOSS),
     check_inputs=_check_dense(False),
     pair="sparse_softmax_cross_entropy",
     task="multiclass", kind="dense", prediction_space="logits", label_format="one-hot",
     summary="Softmax cross-entropy on logits: -sum_c y_c log softmax(x)_c, with one-hot or soft labels.",
-    formula=r"\ell = -\textstyle\sum_c w_c\,y_c \log\operatorname{softmax}(x)_c",
-    gradient_formula=r"\partial\ell/\partial x = \operatorname{softmax}(x)\textstyle\sum_c w_c y_c - w\odot y",
+    formula=r"\ell = -\textstyle\sum_c w_c\,y_c \log\operatorname{softmax}(x)_c + z\,\big(\log\sum_c e^{x_c}\big)^2",
+    gradient_formula=r"\partial\ell/\partial x = \operatorname{softmax}(x)\textstyle\sum_c w_c y_c - w\odot y"
+                     r" + 2z\log\big(\sum_c e^{x_c}\big)\operatorname{softmax}(x)",
     output_activation="linear",
     convex=True, robust_to_outliers=False, differentiable=True,
     description="""
@@ -354,12 +509,14 @@ softmax_cross_entropy = register(Loss(
         +-1e4 and at -inf logits of masked classes (whose zero labels contribute nothing).
         label_smoothing mixes the labels with the uniform distribution; class_weight scales classes
         and the mean divides by the summed label weights, so one-hot labels give exactly the
-        result of sparse_softmax_cross_entropy.
+        result of sparse_softmax_cross_entropy. z_loss adds PaLM's z-loss z * logsumexp(x)^2 per
+        sample (not scaled by class_weight; 'mean' divides the total by the same normaliser).
     """,
     when_to_use="Mutually exclusive classes with a linear output layer (the default multiclass loss).",
     when_not_to_use="Multi-label targets (sigmoid_cross_entropy); integer labels (sparse_softmax_cross_entropy saves the one-hot).",
     pitfalls=_CE_PITFALLS + (
         "With class weights and soft labels PyTorch's 'mean' divides by N; losskit divides by the summed label weights.",
+        "No framework's cross-entropy has z_loss: the equivalents hold for z_loss = 0 only.",
     ),
     equivalents=(
         Equivalent("torch", "torch.nn.CrossEntropyLoss(weight=class_weight, label_smoothing=label_smoothing)", "equal",
@@ -378,6 +535,7 @@ softmax_cross_entropy = register(Loss(
 ))
 
 _SPARSE_PARAMS = (_SMOOTHING, _CLASS_WEIGHT, _IGNORE_INDEX)
+_SPARSE_SOFTMAX_PARAMS = _SPARSE_PARAMS + (_Z_LOSS,)
 
 sparse_categorical_cross_entropy = register(Loss(
     name="sparse_categorical_cross_entropy",
@@ -421,23 +579,32 @@ sparse_softmax_cross_entropy = register(Loss(
     aliases=("sparse_cross_entropy",),
     kernel=_sparse(_sparse_softmax_kernel),
     has_hessian=True,
-    params=_SPARSE_PARAMS,
+    params=_SPARSE_SOFTMAX_PARAMS,
     check_inputs=_check_sparse(False),
     pair="softmax_cross_entropy",
     task="multiclass", kind="sparse", prediction_space="logits", label_format="integer",
     summary="Softmax cross-entropy on logits with integer labels: logsumexp(x) - x[y].",
-    formula=r"\ell = -w_y \log\operatorname{softmax}(x)_y = w_y\left(\log\textstyle\sum_c e^{x_c} - x_y\right)",
-    gradient_formula=r"\partial\ell/\partial x_c = w_y\left(\operatorname{softmax}(x)_c - [c = y]\right)",
+    formula=r"\ell = w_y\left(\log\textstyle\sum_c e^{x_c} - x_y\right) + z\,\big(\log\sum_c e^{x_c}\big)^2",
+    gradient_formula=r"\partial\ell/\partial x_c = w_y\left(\operatorname{softmax}(x)_c - [c = y]\right)"
+                     r" + 2z\log\big(\sum_k e^{x_k}\big)\operatorname{softmax}(x)_c",
     output_activation="linear",
     convex=True, robust_to_outliers=False, differentiable=True,
     description="""
         The standard classification loss: PyTorch's CrossEntropyLoss with class indices, moved to
         a last class axis. ignore_index drops positions (padding tokens) from the sum and the
-        mean's denominator; if every position is ignored the mean is 0, not NaN.
+        mean's denominator; if every position is ignored the mean is 0, not NaN. z_loss adds the
+        z-loss of large-model training (PaLM; Liger's lse_square_scale), z * logsumexp(x)^2 per
+        kept position, which keeps log Z near 0 and the logits from drifting; ignored positions
+        get none, and it is not scaled by class_weight.
     """,
     when_to_use="Mutually exclusive classes, integer labels, linear output layer: classification and language modelling.",
     when_not_to_use="Multi-label targets (sigmoid_cross_entropy); soft labels (softmax_cross_entropy).",
-    pitfalls=_CE_PITFALLS + ("PyTorch returns NaN when every target is ignored; losskit returns 0.",),
+    pitfalls=_CE_PITFALLS + (
+        "PyTorch returns NaN when every target is ignored; losskit returns 0.",
+        "With class_weight, 'mean' divides the z-loss by the summed label weights like the rest of the loss; "
+        "implementations that divide it by the count of kept positions (Liger's kernel passes both counts) agree "
+        "only without class weights.",
+    ),
     equivalents=(
         Equivalent("torch", "torch.nn.CrossEntropyLoss(weight=class_weight, ignore_index=ignore_index, label_smoothing=label_smoothing)", "equal",
                    "PyTorch's class axis is 1: pass logits.movedim(-1, 1)"),
@@ -551,6 +718,268 @@ categorical_hinge = register(Loss(
         0.5
     """,
 ))
+
+_GAMMA = Param(
+    "gamma", 2.0, "finite gamma >= 0",
+    "The focusing exponent of (1 - p_c): 0 gives the cross-entropy, larger values mute well-classified samples.",
+    V.non_negative,
+)
+_FOCAL_CLASS_WEIGHT = Param(
+    "class_weight", None, "None or one non-negative weight per class, shape (num_classes,)",
+    "Scales each class's term (the per-class alpha of the focal-loss papers); 'mean' then divides by the summed "
+    "weights of the labels. class_balanced_weights(counts) gives Cui et al.'s weights.",
+    is_array=True,
+)
+_EPSILON = Param(
+    "epsilon", 2.0, "finite epsilon >= -1",
+    "The coefficient of the first polynomial term 1 - p_t; 0 gives the cross-entropy. Leng et al. use 2 for "
+    "ImageNet classification and -1 for detection; below -1 the loss would reward lowering p_t near 1.",
+    lambda name, value: _at_least_minus_one(name, value),
+)
+
+
+def _at_least_minus_one(name, value):
+    number = V._as_real(name, value)
+    if not number >= -1.0 or math.isinf(number):
+        raise ValueError(f"{name} must be a finite number >= -1; got {value!r}")
+    return number
+
+
+_FOCAL_DESCRIPTION = """
+        Lin et al.'s focal loss with a softmax over mutually exclusive classes: each class's
+        cross-entropy term is scaled by (1 - p_c)^gamma, so confidently right samples contribute
+        little and the hard ones dominate. The complement 1 - p_c and its power are computed in
+        log space from the logits (for the largest logit from the other classes' sum, not as
+        1 - softmax), so the value and gradient are finite and exact at logits of +-1e4 for every
+        gamma >= 0, gamma < 1 included. gamma = 0 is the cross-entropy.
+"""
+
+softmax_focal = register(Loss(
+    name="softmax_focal",
+    aliases=("categorical_focal", "softmax_focal_loss"),
+    kernel=_softmax_focal,
+    params=(_GAMMA, _FOCAL_CLASS_WEIGHT),
+    check_inputs=_check_dense(False),
+    pair="sparse_softmax_focal",
+    task="multiclass", kind="dense", prediction_space="logits", label_format="one-hot",
+    summary="Softmax focal loss on logits: -sum_c w_c y_c (1 - p_c)^gamma log p_c, with one-hot or soft labels.",
+    formula=r"\ell = -\textstyle\sum_c w_c\,y_c\,(1-p_c)^\gamma \log p_c,\ p = \operatorname{softmax}(x)",
+    gradient_formula=r"\partial\ell/\partial x = p\textstyle\sum_c b_c - b,\ b_c = w_c y_c (1-p_c)^\gamma"
+                     r"\left(1 - \gamma\,\frac{p_c \log p_c}{1-p_c}\right)",
+    output_activation="linear",
+    convex=False, robust_to_outliers=False, differentiable=True,
+    description=_FOCAL_DESCRIPTION + """
+        With soft labels every class's term is scaled by its own (1 - p_c)^gamma (Keras' and
+        MONAI's convention). class_weight weighs classes and, as for softmax_cross_entropy, the
+        mean divides by the summed label weights, so one-hot labels give sparse_softmax_focal.
+    """,
+    when_to_use="Multiclass problems with extreme class imbalance or many easy examples (dense prediction, detection heads).",
+    when_not_to_use="Balanced data or when calibrated probabilities matter (softmax_cross_entropy).",
+    pitfalls=(
+        "Keras' CategoricalFocalCrossentropy multiplies every term by alpha (default 0.25): pass alpha=1.0 to compare, or "
+        "alpha=class_weight (then Keras' mean divides by N, not by the summed label weights). It clips p to [1e-7, 1 - 1e-7].",
+        "Implementations that form (1 - softmax(x))^gamma return NaN gradients for gamma < 1 at saturated logits.",
+    ),
+    equivalents=(
+        Equivalent("keras", "keras.losses.CategoricalFocalCrossentropy(from_logits=True, alpha=1.0, gamma=gamma)", "equal",
+                   "no class weights (Keras' alpha list then needs the mean over N); equal for p in [1e-7, 1 - 1e-7]"),
+    ),
+    references=("Lin et al., 'Focal Loss for Dense Object Detection', ICCV 2017, https://arxiv.org/abs/1708.02002",),
+    example="""
+        >>> import losskit as lk
+        >>> round(float(lk.softmax_focal([[0.0, 1.0]], [[0.0, 2.0]], gamma=2.0)), 6)  # (1 - p)^2 * -log p
+        0.001804
+        >>> lk.softmax_focal.grad([[1.0, 0.0], [0.0, 1.0]], [[1e4, -1e4], [1e4, -1e4]], gamma=0.5, reduction="sum")
+        array([[ 0.,  0.],
+               [ 1., -1.]])
+    """,
+))
+
+sparse_softmax_focal = register(Loss(
+    name="sparse_softmax_focal",
+    aliases=("sparse_focal", "sparse_categorical_focal"),
+    kernel=_sparse(_sparse_softmax_focal),
+    params=(_GAMMA, _FOCAL_CLASS_WEIGHT, _IGNORE_INDEX),
+    check_inputs=_check_sparse(False),
+    pair="softmax_focal",
+    task="multiclass", kind="sparse", prediction_space="logits", label_format="integer",
+    summary="Softmax focal loss on logits with integer labels: -w_y (1 - p_y)^gamma log p_y.",
+    formula=r"\ell = -w_y\,(1-p_y)^\gamma \log p_y,\ p = \operatorname{softmax}(x)",
+    gradient_formula=r"\partial\ell/\partial x_c = b\,(p_c - [c = y]),\ b = w_y (1-p_y)^\gamma"
+                     r"\left(1 - \gamma\,\frac{p_y \log p_y}{1-p_y}\right)",
+    output_activation="linear",
+    convex=False, robust_to_outliers=False, differentiable=True,
+    description=_FOCAL_DESCRIPTION + """
+        softmax_focal with integer class labels. ignore_index drops positions from the sum and
+        the mean's denominator; with class weights the mean divides by the summed weights of the
+        kept labels, as sparse_softmax_cross_entropy does.
+    """,
+    when_to_use="Imbalanced multiclass classification or segmentation with integer labels and a linear output layer.",
+    when_not_to_use="Balanced data or when calibrated probabilities matter (sparse_softmax_cross_entropy).",
+    pitfalls=(
+        "MONAI's and kornia's focal losses with a softmax put the class axis at 1 and weigh or average classes "
+        "differently (kornia's alpha weighs class 0 by 1 - alpha); compare formulas before porting.",
+    ),
+    equivalents=(
+        Equivalent("keras", "keras.losses.CategoricalFocalCrossentropy(from_logits=True, alpha=1.0, gamma=gamma)"
+                            "(one_hot(y_true), logits)", "equal",
+                   "one-hot labels; no class weights or ignore_index; equal for p in [1e-7, 1 - 1e-7]"),
+    ),
+    references=("Lin et al., 'Focal Loss for Dense Object Detection', ICCV 2017, https://arxiv.org/abs/1708.02002",),
+    example="""
+        >>> import losskit as lk
+        >>> round(float(lk.sparse_softmax_focal([1], [[0.0, 2.0]])), 6)
+        0.001804
+        >>> ce = lk.sparse_softmax_cross_entropy([1], [[0.0, 2.0]])
+        >>> abs(float(lk.sparse_softmax_focal([1], [[0.0, 2.0]], gamma=0.0)) - float(ce)) < 1e-15  # log1p(e^-2) either way
+        True
+    """,
+))
+
+_POLY_DESCRIPTION = """
+        Leng et al.'s Poly-1 loss: the cross-entropy plus epsilon times its first polynomial
+        term 1 - p_t, which for epsilon > 0 keeps a gradient on samples the cross-entropy already
+        fits and for epsilon < 0 mutes them. epsilon = 0 is the cross-entropy exactly. 1 - p_t is
+        computed in log space from the logits, exact where p_t rounds to 1.
+"""
+
+poly1_cross_entropy = register(Loss(
+    name="poly1_cross_entropy",
+    aliases=("poly1", "poly_loss"),
+    kernel=_poly1_cross_entropy,
+    has_hessian=True,
+    params=(_EPSILON,),
+    check_inputs=_check_dense(False),
+    pair="sparse_poly1_cross_entropy",
+    task="multiclass", kind="dense", prediction_space="logits", label_format="one-hot",
+    summary="Poly-1 cross-entropy on logits: CE + epsilon (1 - p_t), p_t = sum_c y_c softmax(x)_c.",
+    formula=r"\ell = -\textstyle\sum_c y_c\log p_c + \epsilon\sum_c y_c (1 - p_c),\ p = \operatorname{softmax}(x)",
+    gradient_formula=r"\partial\ell/\partial x_k = p_k\textstyle\sum_c y_c - y_k + \epsilon\,p_k\,(p_t - y_k)",
+    output_activation="linear",
+    convex=False, robust_to_outliers=False, differentiable=True,
+    description=_POLY_DESCRIPTION + """
+        Labels are one-hot or soft; with soft labels 1 - p_t is sum_c y_c (1 - p_c), Optax's
+        definition (equal to 1 - sum_c y_c p_c for rows summing to 1).
+    """,
+    when_to_use="Classification where tuning the weight of easy samples helps: epsilon = 2 on ImageNet-style tasks, -1 in detection.",
+    when_not_to_use="When a convex objective or calibrated probabilities are needed (softmax_cross_entropy).",
+    pitfalls=("Optax's softmax cross-entropy inside poly_loss_cross_entropy returns NaN at -inf (masked) logits; this one does not.",),
+    equivalents=(
+        Equivalent("optax", "optax.losses.poly_loss_cross_entropy(logits, y_true, epsilon=epsilon).mean()", "equal"),
+    ),
+    references=("Leng et al., 'PolyLoss: A Polynomial Expansion Perspective of Classification Loss Functions', ICLR 2022, "
+                "https://arxiv.org/abs/2204.12511",),
+    example="""
+        >>> import losskit as lk
+        >>> round(float(lk.poly1_cross_entropy([[0.0, 1.0]], [[0.0, 2.0]])), 6)  # -log p + 2 (1 - p)
+        0.365334
+    """,
+))
+
+sparse_poly1_cross_entropy = register(Loss(
+    name="sparse_poly1_cross_entropy",
+    aliases=("sparse_poly1",),
+    kernel=_sparse(_sparse_poly1_kernel),
+    has_hessian=True,
+    params=(_EPSILON, _IGNORE_INDEX),
+    check_inputs=_check_sparse(False),
+    pair="poly1_cross_entropy",
+    task="multiclass", kind="sparse", prediction_space="logits", label_format="integer",
+    summary="Poly-1 cross-entropy on logits with integer labels: -log p_y + epsilon (1 - p_y).",
+    formula=r"\ell = -\log p_y + \epsilon\,(1 - p_y),\ p = \operatorname{softmax}(x)",
+    gradient_formula=r"\partial\ell/\partial x_c = p_c - [c = y] + \epsilon\,p_c\,(p_y - [c = y])",
+    output_activation="linear",
+    convex=False, robust_to_outliers=False, differentiable=True,
+    description=_POLY_DESCRIPTION + """
+        poly1_cross_entropy with integer class labels. ignore_index drops positions (padding
+        tokens) from the sum and the mean's denominator; if every position is ignored the mean is 0.
+    """,
+    when_to_use="Integer-label classification where tuning the weight of easy samples helps (see poly1_cross_entropy).",
+    when_not_to_use="When a convex objective or calibrated probabilities are needed (sparse_softmax_cross_entropy).",
+    pitfalls=(),
+    equivalents=(
+        Equivalent("optax", "optax.losses.poly_loss_cross_entropy(logits, jax.nn.one_hot(y_true, num_classes), "
+                            "epsilon=epsilon).mean()", "equal", "one-hot labels; Optax has no ignore_index"),
+    ),
+    references=("Leng et al., 'PolyLoss: A Polynomial Expansion Perspective of Classification Loss Functions', ICLR 2022, "
+                "https://arxiv.org/abs/2204.12511",),
+    example="""
+        >>> import losskit as lk
+        >>> round(float(lk.sparse_poly1_cross_entropy([1], [[0.0, 2.0]])), 6)
+        0.365334
+        >>> round(float(lk.sparse_poly1_cross_entropy([1, -100], [[0.0, 2.0], [5.0, 1.0]], ignore_index=-100)), 6)
+        0.365334
+    """,
+))
+
+
+# ------------------------------------------------------------------------ class weights
+
+def class_balanced_weights(counts, *, beta=0.999):
+    """Cui et al.'s class-balanced weights from per-class sample counts, for any ``class_weight``.
+
+    The "effective number" of ``n`` samples of a class is ``(1 - beta**n) / (1 - beta)``; each
+    class is weighted by its inverse, ``(1 - beta) / (1 - beta**n_c)``, and the weights are
+    normalised to sum to the number of classes, so that a balanced dataset gets weights of 1.
+    ``beta = 0`` weighs every class with samples equally; ``beta -> 1`` approaches inverse class
+    frequency (``1 / n_c``, normalised). Cui et al. use beta in {0.9, 0.99, 0.999, 0.9999}.
+
+    A class with zero samples has an effective number of 0 and an infinite raw weight; it gets
+    weight 0 here (it has no label to weigh), and the remaining classes are normalised to sum to
+    the number of classes. Counts that are all zero raise ValueError.
+
+    Parameters
+    ----------
+    counts : array, shape (num_classes,)
+        Non-negative samples per class (integers or floats), of any array library; the weights
+        come back in that library (floating dtype, on the same device).
+    beta : float, default 0.999
+        In [0, 1).
+
+    Returns
+    -------
+    array of shape (num_classes,), summing to num_classes.
+
+    Examples
+    --------
+    >>> import numpy as np, losskit as lk
+    >>> w = lk.class_balanced_weights(np.array([1000, 100, 10]), beta=0.99)
+    >>> np.round(w, 4)
+    array([0.2301, 0.363 , 2.4068])
+    >>> float(w.sum())
+    3.0
+    >>> lk.class_balanced_weights(np.array([10, 0, 10]))  # an empty class gets 0
+    array([1.5, 0. , 1.5])
+    >>> logits = np.zeros((3, 3))
+    >>> float(lk.sparse_softmax_focal(np.array([0, 1, 2]), logits, class_weight=w)) > 0
+    True
+    """
+    beta = V._as_real("beta", beta)
+    if not 0.0 <= beta < 1.0:
+        raise ValueError(f"beta must lie in [0, 1); got {beta!r} (beta -> 1 approaches inverse class frequency)")
+    xp = namespace_of(counts=counts)
+    counts = as_array(xp, counts, "counts")
+    if counts.ndim != 1 or counts.shape[0] == 0:
+        raise ValueError(f"counts must have shape (num_classes,), one count per class; got {tuple(counts.shape)}")
+    if not is_floating(xp, counts):
+        counts = xp.astype(counts, xp.float64)
+    if V.is_concrete(counts):
+        bad = ~(counts >= 0) | ~xp.isfinite(counts)
+        if bool(xp.any(bad)):
+            raise ValueError("counts must be finite and non-negative (>= 0), one sample count per class; found "
+                             f"{V._first_offender(xp, bad, counts)}")
+        if not bool(xp.any(counts > 0)):
+            raise ValueError("counts are all zero: at least one class needs samples")
+    present = counts > 0
+    # 1 - beta^n = -expm1(n log beta): exact for small n (1 - beta) and any beta < 1; beta = 0 gives
+    # 1 for every present class (0^n = 0), as the formula's limit.
+    if beta == 0.0:
+        effective = xp.where(present, 1.0, 0.0)
+    else:
+        effective = -xp.expm1(counts * math.log(beta))
+    raw = xp.where(present, (1.0 - beta) / xp.where(present, effective, 1.0), 0.0)
+    return raw * (counts.shape[0] / xp.sum(raw))
+
 
 # Lets pytest --doctest-modules run the example of every loss in this module.
 __test__ = {name: globals()[name].__doc__ for name in __all__}

@@ -9,7 +9,16 @@ Every loss is drawn against the quantity the model controls:
   probabilities are evaluated at ``p = sigmoid(z)``, so that every binary loss shares one logit
   axis, and their gradient is taken with respect to ``z`` by the chain rule;
 * multiclass classification: the margin ``m = z_true - z_other`` of a 2-class problem (logits
-  ``(m, 0)``, true class 0); losses on probabilities are evaluated at ``softmax((m, 0))``.
+  ``(m, 0)``, true class 0); losses on probabilities are evaluated at ``softmax((m, 0))``;
+* segmentation (overlap losses): the logit ``z`` of the right answer at every pixel of a
+  4-pixel image whose one class covers 1 pixel (a small structure): the predicted mask is
+  ``p = sigmoid(z)`` on that pixel and ``1 - sigmoid(z)`` on the 3 others, so ``z -> +inf`` is
+  the perfect mask and ``z = 0`` the uninformed one; the gradient is ``d loss / d z``;
+* embeddings: a separation ``s``: the angle between the pair (``y_pred`` or ``x2`` at angle ``s`` from ``(1, 0)``; a similar pair
+  for cosine_embedding), the score gap ``x1 - x2`` of a pair labelled 1 (margin_ranking), the
+  distance gap ``d(anchor, negative) - d(anchor, positive)`` with the positive 3 away
+  (triplet_margin), and for info_nce the angle of ``y[0]`` from its positive ``x[0] = (1, 0)``
+  in a batch of two pairs (``x[1] = y[1] = (0, 1)``, the mean loss); the gradient is ``d loss / d s``.
 
 The gradient panel uses each loss's analytic ``.grad`` (never finite differences). Matplotlib is
 imported here and nowhere else in the package; figures are created without ``pyplot``, so no
@@ -41,17 +50,23 @@ _X_LABELS = {
     "regression": r"residual  $\hat y - y$",
     "binary": "logit / score  $z$  (label $y = 1$)",
     "multiclass": r"margin  $m = z_{true} - z_{other}$  (2 classes, true class first)",
+    "segmentation": r"logit  $z$  of the right answer per pixel (mask: 1 of 4 pixels)",
+    "embedding": r"separation  $s$: angle of the pair, score gap $x_1 - x_2$, or distance gap $d_{an} - d_{ap}$",
 }
 _PROBABILITY_NOTE = {
     "binary": r"; losses on probabilities at $p = \sigma(z)$",
     "multiclass": r"; losses on probabilities at $p = \mathrm{softmax}(m, 0)$",
+    "segmentation": r"; $p = \sigma(z)$ in, $1 - \sigma(z)$ out",
 }
 _GRADIENT_LABELS = {
     "regression": r"gradient  $\partial\ell / \partial\hat y$",
     "binary": r"gradient  $\partial\ell / \partial z$",
     "multiclass": r"gradient  $\partial\ell / \partial m$",
+    "segmentation": r"gradient  $\partial\ell / \partial z$",
+    "embedding": r"gradient  $\partial\ell / \partial s$",
 }
-_TITLE_AXIS = {"regression": "the residual", "binary": "the logit (y = 1)", "multiclass": "the margin"}
+_TITLE_AXIS = {"regression": "the residual", "binary": "the logit (y = 1)", "multiclass": "the margin",
+               "segmentation": "the logit of the right mask", "embedding": "the separation"}
 
 
 @dataclass(frozen=True)
@@ -274,6 +289,10 @@ def _evaluate_block(loss: Loss, x: np.ndarray, target: float, *, reduction: str)
         return np.asarray(value, dtype=float), np.asarray(gradient, dtype=float)
     if loss.task == "binary":
         return _binary_curve(loss, x, reduction)
+    if loss.task == "segmentation":
+        return _segmentation_curve(loss, x, reduction)
+    if loss.task == "embedding":
+        return _embedding_curve(loss, x, reduction)
     return _multiclass_curve(loss, x, reduction)
 
 
@@ -293,6 +312,11 @@ def _binary_curve(loss: Loss, z: np.ndarray, reduction: str) -> tuple[np.ndarray
 
 
 def _multiclass_curve(loss: Loss, m: np.ndarray, reduction: str) -> tuple[np.ndarray, np.ndarray]:
+    if "free" in loss.input_shapes:
+        # A linear head (linear_cross_entropy): one feature m and weight rows (1, 0) make the logits (m, 0).
+        labels = np.zeros(m.shape, dtype=np.int64)
+        value, gradient = loss.value_and_grad(labels, m[..., None], np.array([[1.0], [0.0]]), reduction=reduction)
+        return np.asarray(value, dtype=float), np.asarray(gradient[0], dtype=float)[..., 0]
     if loss.prediction_space == "probabilities":
         predictions = np.stack([_sigmoid(m), _sigmoid(-m)], axis=-1)  # softmax((m, 0)), exactly
     else:
@@ -309,6 +333,52 @@ def _multiclass_curve(loss: Loss, m: np.ndarray, reduction: str) -> tuple[np.nda
         return np.asarray(value, dtype=float), p0 * p1 * (gradient[..., 0] - gradient[..., 1])
     # The other logit is held at 0, so d/dm is the derivative with respect to the true class's logit.
     return np.asarray(value, dtype=float), gradient[..., 0]
+
+
+# The target of the segmentation curves: one image of 4 pixels, one class covering the first.
+_MASK = np.array([1.0, 0.0, 0.0, 0.0])
+
+
+def _segmentation_curve(loss: Loss, z: np.ndarray, reduction: str) -> tuple[np.ndarray, np.ndarray]:
+    # One sample per point of the curve, shape (points, 4 pixels, 1 class): the loss per
+    # (sample, class) is the curve. p = sigmoid(z) in the mask and 1 - sigmoid(z) outside.
+    right = _sigmoid(z)[:, None]
+    y_true = np.broadcast_to(_MASK, (z.size, _MASK.size))[..., None].copy()
+    sign = np.where(_MASK > 0, 1.0, -1.0)
+    y_pred = np.where(_MASK > 0, right, 1.0 - right)[..., None]
+    value, gradient = loss.value_and_grad(y_true, y_pred, reduction=reduction)  # 'mean' only point by point
+    # Chain rule: dp/dz = +-sigmoid'(z) = +-p (1 - p) inside (outside) the mask, summed over the pixels.
+    slope = (right * (1.0 - right))[:, 0]
+    grad_z = slope * np.sum(np.asarray(gradient, dtype=float)[..., 0] * sign, axis=-1)
+    return np.asarray(value, dtype=float).reshape(z.shape), grad_z
+
+
+def _embedding_curve(loss: Loss, s: np.ndarray, reduction: str) -> tuple[np.ndarray, np.ndarray]:
+    """The embedding losses against the separation ``s`` (see the module docstring), one row per point."""
+    if loss.kind == "pointwise":  # margin_ranking: label 1, x1 = s, x2 = 0
+        value, (grad_x1, _) = loss.value_and_grad(np.ones_like(s), s, np.zeros_like(s), reduction=reduction)
+        return np.asarray(value, dtype=float), np.asarray(grad_x1, dtype=float)
+    if len(loss.inputs) == 3:  # triplet_margin: anchor 0, positive 3, negative 3 + s on one feature
+        anchor, positive = np.zeros((s.size, 1)), np.full((s.size, 1), 3.0)
+        value, grads = loss.value_and_grad(anchor, positive, (3.0 + s)[:, None], reduction=reduction)
+        return np.asarray(value, dtype=float), np.asarray(grads[2], dtype=float)[:, 0]
+    rotated = np.stack([np.cos(s), np.sin(s)], axis=-1)
+    tangent = np.stack([-np.sin(s), np.cos(s)], axis=-1)  # d rotated / ds
+    reference = np.broadcast_to([1.0, 0.0], rotated.shape).copy()
+    if loss.has_target:
+        if loss.target_shape == "same":  # cosine_distance(y_true = (1, 0), y_pred at angle s)
+            value, grad = loss.value_and_grad(reference, rotated, reduction=reduction)
+        else:  # cosine_embedding of a similar pair
+            value, (_, grad) = loss.value_and_grad(np.ones_like(s), reference, rotated, reduction=reduction)
+        return np.asarray(value, dtype=float), np.sum(np.asarray(grad, dtype=float) * tangent, axis=-1)
+    # info_nce: a batch of two pairs per point; its rows are coupled, so the curve is the batch mean.
+    values, gradients = np.empty_like(s), np.empty_like(s)
+    other = np.array([0.0, 1.0])
+    for i in range(s.size):
+        x, y = np.stack([reference[i], other]), np.stack([rotated[i], other])
+        value, (_, grad_y) = loss.value_and_grad(x, y, reduction="mean")
+        values[i], gradients[i] = float(value), float(np.dot(grad_y[0], tangent[i]))
+    return values, gradients
 
 
 def _depends_on_residual_only(loss: Loss) -> bool:

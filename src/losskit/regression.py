@@ -28,6 +28,8 @@ __all__ = [
     "quantile",
     "epsilon_insensitive",
     "poisson",
+    "gamma_deviance",
+    "tweedie_deviance",
 ]
 
 _LOG2 = math.log(2.0)
@@ -181,6 +183,95 @@ def _poisson(xp, y_true, y_pred, *, with_grad, with_hess=False):
         # finite at a rate of 0, as the gradient does.
         hess = xp.where(y_pred > GRAD_DENOMINATOR_FLOOR, y_true / (safe_rate * safe_rate), 0.0)
     return KernelResult(loss, 1.0 - y_true / safe_rate if with_grad else None, hess=hess)
+
+def _deviance_series(power: float, terms: int = 17) -> tuple[float, ...]:
+    """Taylor coefficients of f(L) = expm1(bL)/b - expm1(aL)/a, a = 1 - p, b = 2 - p, in L = log(mu/y).
+
+    f(L) = sum_k c_k L^k with c_k = (b^(k-1) - a^(k-1)) / k! for k >= 2 (c_0 = c_1 = 0): the
+    half deviance over y^(2-p) near a perfect fit, where the closed form cancels (f ~ L^2 / 2).
+    """
+    a, b = 1.0 - power, 2.0 - power
+    # Powers by repeated products: under torch.compile a power that varies between calls is a
+    # symbolic float, and a symbolic pow of a negative base fails to trace.
+    coefficients, a_power, b_power = [], 1.0, 1.0
+    for k in range(2, terms + 1):
+        a_power, b_power = a_power * a, b_power * b
+        coefficients.append((b_power - a_power) / math.factorial(k))
+    return tuple(coefficients)
+
+
+def _power_term(xp, c: float, log_ratio, y_b, far):
+    """y^b expm1(c L) / c, continuous in c (y^b L at c = 0, the Poisson and gamma limits).
+
+    ``far()`` is y^(b-c) mu^c, what y^b e^(cL) is, used where expm1(cL) would overflow (the -1 is
+    then negligible).
+    """
+    if c == 0.0:
+        return y_b * log_ratio
+    exponent = c * log_ratio
+    cap = math.log(float(xp.finfo(log_ratio.dtype).max)) - 2.0  # 707.8 in float64, 86.7 in float32
+    capped = xp.clip(exponent, max=cap)
+    return xp.where(exponent > cap, far() / c, y_b * xp.expm1(capped) / c)
+
+
+def _tweedie(xp, y_true, y_pred, *, power, with_grad, with_hess=False):
+    mu, y, p = y_pred, y_true, power
+    if p == 0.0:  # the normal distribution: the squared error, for any real y and y_pred
+        return _squared_error(xp, y_true, y_pred, with_grad=with_grad, with_hess=with_hess)
+    a, b = 1.0 - p, 2.0 - p
+    positive = y > 0
+    y_pos = xp.where(positive, y, 1.0)  # the branch for y <= 0 sees a harmless 1 here
+    # L = log(mu / y). Close to a perfect fit log1p((mu - y) / y) keeps its relative accuracy
+    # (log(mu) - log(y) would lose |log y| ulps); elsewhere the difference of logs cannot
+    # overflow the way mu / y can. The near branch sees a clipped ratio, so it never overflows.
+    near = xp.abs(mu - y_pos) <= 0.5 * y_pos
+    gap = xp.clip(mu - y_pos, min=-0.5 * y_pos, max=0.5 * y_pos) / y_pos
+    log_ratio = xp.where(near, xp.log1p(gap), xp.log(mu) - xp.log(y_pos))
+    # For y > 0 the half deviance is y^b f(L), f(L) = expm1(bL)/b - expm1(aL)/a = (r^b - 1)/b - (r^a - 1)/a,
+    # r = mu/y: the integral of (t - y) t^-p from y to mu. expm1(cL)/c is continuous in the power
+    # through p = 1 and p = 2 (c = 0 gives L), where scikit-learn's y^b/(ab) - y mu^a/a + mu^b/b
+    # divides two huge terms by a tiny a or b (at p = 1 + 1e-9 it loses 9 digits).
+    # f ~ L^2/2 near a perfect fit, where the two expm1 terms cancel: there a Taylor series in L
+    # (exact to rounding for |L| * max(|a|, |b|) <= 1/2, 17 terms) replaces them.
+    radius = 0.5 / max(1.0, abs(a), abs(b))
+    small = xp.clip(log_ratio, min=-radius, max=radius)
+    series = 0.0 * small
+    for c in reversed(_deviance_series(p)):
+        series = series * small + c
+    series = series * small * small
+    # Far from the fit expm1(cL) can overflow where the deviance does not (y tiny, mu moderate):
+    # beyond cL ~ 708 (float64) the -1 of expm1 is negligible and y^b expm1(cL)/c is y^(b-c) mu^c / c.
+    y_b = y_pos ** b
+    term_b = _power_term(xp, b, log_ratio, y_b, lambda: mu ** b)
+    term_a = _power_term(xp, a, log_ratio, y_b, lambda: y_pos * mu ** a)
+    closed = term_b - term_a
+    half_positive = xp.where(xp.abs(log_ratio) <= radius, y_b * series, closed)
+    # y = 0 (any p < 2) and y < 0 (p < 0 only): y^b/(ab) is 0 there (max(y, 0)^b, scikit-learn's
+    # convention), leaving -y mu^a/a + mu^b/b, a sum of non-negative terms: no cancellation.
+    # For p >= 1, y <= 0 means y = 0 (the domain check), so the -y mu^a/a term is dropped
+    # rather than divided by a = 0 at p = 1.
+    half_other = mu ** b / b if b != 0.0 else xp.zeros_like(mu)
+    if p < 0:
+        half_other = half_other - xp.where(positive, 0.0, y) * mu ** a / a
+    loss = 2.0 * xp.where(positive, half_positive, half_other)
+    if not with_grad:
+        return KernelResult(loss)
+    # d/dmu = 2 (mu - y) mu^-p = 2 t mu^a with t = (mu - y)/mu: mu^-p alone overflows for tiny mu
+    # at p >= 1 where the product does not.
+    relative = (mu - y) / mu
+    mu_a = mu ** a if a != 0.0 else xp.ones_like(mu)
+    grad = 2.0 * relative * mu_a
+    hess = None
+    if with_hess:
+        # 2 mu^-p (1 - p t): negative where t > 1/p (mu > y p/(p-1) for p > 1): the deviance is
+        # not convex in mu for p > 1 (it is in log(mu), the link boosting uses). Returned as it is.
+        hess = 2.0 * ((1.0 - p * relative) / mu) * mu_a
+    return KernelResult(loss, grad, hess=hess)
+
+
+def _gamma(xp, y_true, y_pred, *, with_grad, with_hess=False):
+    # The Tweedie deviance at power 2, so gamma_deviance and tweedie_deviance(power=2) are one code path.
+    return _tweedie(xp, y_true, y_pred, power=2.0, with_grad=with_grad, with_hess=with_hess)
 
 # ----------------------------------------------------------------------------------- registry
 
@@ -492,6 +583,7 @@ smooth_l1 = register(Loss(
 
 pseudo_huber = register(Loss(
     name="pseudo_huber",
+    aliases=("charbonnier",),
     kernel=_pseudo_huber,
     has_hessian=True,
     params=(_DELTA,),
@@ -504,11 +596,23 @@ pseudo_huber = register(Loss(
     description="""
         Like Huber, about e^2/2 for small residuals and about delta*|e| for large ones, but with
         derivatives of every order (useful for second-order optimisers and smooth curvature).
+        At delta = 1 it is the Charbonnier (L1-L2) loss sqrt(e^2 + 1) - 1 of image restoration,
+        Barron's general_robust at alpha = 1 (general_robust(alpha=1, scale=delta) is this / delta^2).
     """,
     when_to_use="Outlier-robust regression when a smooth Hessian is wanted.",
     when_not_to_use="When exact Huber behaviour or a published Huber baseline must be matched.",
-    pitfalls=("Computed as delta*|e|*a/(sqrt(1+a^2)+1), a = |e|/delta: no cancellation near 0, no overflow of a^2.",),
-    equivalents=(),
+    pitfalls=(
+        "Computed as delta*|e|*a/(sqrt(1+a^2)+1), a = |e|/delta: no cancellation near 0, no overflow of a^2.",
+        "kornia's charbonnier_loss has no delta: it equals pseudo_huber at delta = 1 and, for other delta, "
+        "pseudo_huber = delta^2 * charbonnier_loss(y_pred / delta, y_true / delta). Some papers' Charbonnier is "
+        "sqrt(e^2 + eps^2) without the -1: that is (pseudo_huber(delta=eps) + eps^2) / eps, the same gradient "
+        "only at eps = 1.",
+    ),
+    equivalents=(
+        Equivalent("kornia", "kornia.losses.charbonnier_loss(y_pred / delta, y_true / delta)", "scaled",
+                   "kornia has no delta (its scale is 1): losskit = delta^2 x kornia on inputs divided by delta, "
+                   "equal at delta = 1"),
+    ),
     references=("Charbonnier et al., 'Deterministic edge-preserving regularization', 1997",
                 "https://en.wikipedia.org/wiki/Huber_loss#Pseudo-Huber_loss_function"),
     example="""
@@ -642,6 +746,136 @@ poisson = register(Loss(
         >>> import losskit as lk
         >>> round(float(lk.poisson([2.0], [2.0])), 6)  # 2 - 2 log 2
         0.613706
+    """,
+))
+
+# The intervals of scikit-learn's Tweedie family: a target of 0 is allowed below power 2 (the
+# compound Poisson-gamma of insurance claims has exact zeros), never at 2 and above.
+POSITIVE = V.Domain(0.0, low_inclusive=False, description="positive (> 0)")
+_MEAN_HINT = "y_pred is the predicted mean: use an exp or softplus output (a log-mean needs exp first)"
+
+
+def _tweedie_power(name, value):
+    number = V._as_real(name, value)
+    if math.isinf(number):
+        raise ValueError(f"{name} must be a finite number <= 0 or >= 1; got {value!r}")
+    if 0.0 < number < 1.0:
+        raise ValueError(
+            f"{name} must be <= 0 or >= 1; got {value!r}: no Tweedie distribution has 0 < power < 1 "
+            "(its variance function mu^power belongs to no exponential family there), so the deviance "
+            "is undefined, and scikit-learn raises as well. Use 0 (normal), 1 (Poisson), (1, 2) "
+            "(compound Poisson-gamma), 2 (gamma) or 3 (inverse Gaussian)"
+        )
+    return number
+
+
+def _check_tweedie(xp, y_true, y_pred, params):
+    power = params["power"]
+    if power == 0.0:  # the normal distribution: any real target and mean
+        return
+    if power >= 2.0:
+        POSITIVE.check(xp, y_true, "y_true",
+                       f"tweedie_deviance(power={power:g}) needs positive targets; power in [1, 2) allows zeros")
+    elif power >= 1.0:
+        NON_NEGATIVE.check(xp, y_true, "y_true", f"tweedie_deviance(power={power:g}) needs non-negative targets")
+    POSITIVE.check(xp, y_pred, "y_pred", _MEAN_HINT)
+
+
+def _check_gamma(xp, y_true, y_pred, params):
+    POSITIVE.check(xp, y_true, "y_true", "the gamma deviance is undefined at y_true = 0; "
+                   "for targets with zeros use tweedie_deviance with 1 <= power < 2")
+    POSITIVE.check(xp, y_pred, "y_pred", _MEAN_HINT)
+
+
+_DEVIANCE_NUMERICS = (
+    "Computed as 2 y^(2-p) f(log(mu/y)) with f = expm1((2-p)L)/(2-p) - expm1((1-p)L)/(1-p): continuous "
+    "in the power through 1 and 2 (scikit-learn's closed form divides huge terms by 1-p or 2-p there) and "
+    "replaced by its Taylor series near a perfect fit, where f ~ L^2/2 would cancel; y = 0 takes the limit "
+    "2 mu^(2-p)/(2-p)."
+)
+
+gamma_deviance = register(Loss(
+    name="gamma_deviance",
+    aliases=("mean_gamma_deviance",),
+    kernel=_gamma,
+    has_hessian=True,
+    check_inputs=_check_gamma,
+    task="regression", kind="pointwise", prediction_space="values", label_format="positive",
+    summary="Gamma deviance: 2 (log(y_pred / y_true) + y_true / y_pred - 1), for positive targets.",
+    formula=r"\ell = 2\left(\log\frac{\hat y}{y} + \frac{y}{\hat y} - 1\right)",
+    gradient_formula=r"\partial\ell/\partial\hat y = 2(\hat y - y)/\hat y^2",
+    output_activation="exp",
+    convex=False, robust_to_outliers=False, differentiable=True,
+    description="""
+        Twice the negative log-likelihood ratio of a gamma model with mean y_pred against the
+        saturated model: the Tweedie deviance at power 2. It depends only on the ratio
+        y_pred / y_true, so an error of 10% costs the same on a target of 1 as on a target of
+        10^6: the loss for positive, right-skewed quantities whose spread grows with their
+        mean (claim sizes, durations, prices). Zero at y_pred = y_true; convex in log(y_pred).
+    """,
+    when_to_use="Strictly positive, right-skewed targets whose standard deviation is proportional to the mean (claim severity, waiting times).",
+    when_not_to_use="Targets that can be 0 (use tweedie_deviance with 1 <= power < 2, or poisson); additive noise (mean_squared_error).",
+    pitfalls=(
+        "y_true = 0 or y_pred <= 0 raise ValueError (the deviance is infinite there), as in scikit-learn.",
+        "Not convex in y_pred beyond y_pred = 2 y_true (the Hessian 2(2y - mu)/mu^3 turns negative); "
+        "it is convex in log(y_pred), so fit a log-link (exp output).",
+        "scikit-learn's HalfGammaLoss is half of this minus the constant log(y) + 1, on raw = log(y_pred).",
+    ),
+    equivalents=(
+        Equivalent("sklearn", "sklearn.metrics.mean_gamma_deviance(y_true, y_pred)", "equal"),
+    ),
+    references=("McCullagh and Nelder, Generalized Linear Models, 2nd ed. (1989), ch. 8",
+                "https://scikit-learn.org/stable/modules/model_evaluation.html#mean-poisson-gamma-and-tweedie-deviances"),
+    example="""
+        >>> import losskit as lk
+        >>> round(float(lk.gamma_deviance([1.0, 10.0], [2.0, 20.0])), 6)  # 2 (log 2 + 1/2 - 1) twice
+        0.386294
+    """,
+))
+
+tweedie_deviance = register(Loss(
+    name="tweedie_deviance",
+    aliases=("mean_tweedie_deviance", "tweedie"),
+    kernel=_tweedie,
+    has_hessian=True,
+    params=(Param("power", 1.5, "<= 0 or >= 1",
+                  "Tweedie power p of the variance function mu^p: 0 normal, 1 Poisson, (1, 2) compound "
+                  "Poisson-gamma, 2 gamma, 3 inverse Gaussian.", _tweedie_power),),
+    check_inputs=_check_tweedie,
+    task="regression", kind="pointwise", prediction_space="values", label_format="non-negative",
+    summary="Tweedie deviance of power p: 2 (max(y,0)^(2-p)/((1-p)(2-p)) - y mu^(1-p)/(1-p) + mu^(2-p)/(2-p)).",
+    formula=r"\ell = 2\left(\frac{\max(y,0)^{2-p}}{(1-p)(2-p)} - \frac{y\,\hat y^{1-p}}{1-p} + \frac{\hat y^{2-p}}{2-p}\right)"
+            r"\ (p = 0: (y - \hat y)^2;\ p = 1: 2(y\log\frac{y}{\hat y} - y + \hat y);\ p = 2: \text{gamma deviance})",
+    gradient_formula=r"\partial\ell/\partial\hat y = 2(\hat y - y)\,\hat y^{-p}",
+    output_activation="exp",
+    convex=False, robust_to_outliers=False, differentiable=True,
+    description="""
+        The deviance of the Tweedie family of exponential-dispersion models with variance
+        proportional to mu^p. Between 1 and 2 it is the compound Poisson-gamma model of
+        zero-inflated, non-negative targets (insurance losses, rainfall, sales): exact zeros
+        and a continuous positive part in one likelihood. p = 0, 1, 2 give the squared error, the
+        Poisson deviance and the gamma deviance, and the formula is continuous in p across them.
+    """,
+    when_to_use="Non-negative targets with many exact zeros and a skewed positive part (1 < power < 2, typically 1.5), or any of the Tweedie family members by choosing power.",
+    when_not_to_use="Targets that can be negative (except power <= 0); symmetric noise (mean_squared_error).",
+    pitfalls=(
+        "Domains depend on power, as in scikit-learn: y_true any real for power <= 0, >= 0 for 1 <= power < 2, "
+        "> 0 for power >= 2; y_pred > 0 except at power 0. 0 < power < 1 raises ValueError.",
+        _DEVIANCE_NUMERICS,
+        "LightGBM's and XGBoost's tweedie objectives are the negative log-likelihood on the log scale, "
+        "not this deviance: same minimiser, different values.",
+    ),
+    equivalents=(
+        Equivalent("sklearn", "sklearn.metrics.mean_tweedie_deviance(y_true, y_pred, power=power)", "equal"),
+    ),
+    references=("Jorgensen, The Theory of Dispersion Models (1997)",
+                "https://scikit-learn.org/stable/modules/model_evaluation.html#mean-poisson-gamma-and-tweedie-deviances"),
+    example="""
+        >>> import losskit as lk
+        >>> round(float(lk.tweedie_deviance([0.0, 2.0], [1.0, 2.0], power=1.5)), 6)  # 2 * 1/0.5 at y = 0, then 0
+        2.0
+        >>> float(lk.tweedie_deviance([1.0], [3.0], power=0))  # the squared error
+        4.0
     """,
 ))
 

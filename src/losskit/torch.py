@@ -80,6 +80,9 @@ class LossModule(nn.Module):
     """
 
     loss: Loss
+    # Where forward takes the target: second (PyTorch's (input, target, ...)) or, for the pair
+    # losses whose PyTorch twins take (input1, input2, target), last.
+    target_last: bool = False
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -134,7 +137,13 @@ class LossModule(nn.Module):
         if len(inputs) == expected + 1 and sample_weight is None:
             *inputs, sample_weight = inputs  # PyTorch-style positional weight: criterion(input, target, w)
         if len(inputs) != expected:
-            order = ", ".join(([loss.inputs[0], "target"] + list(loss.inputs[1:])) if loss.has_target else loss.inputs)
+            if not loss.has_target:
+                names = list(loss.inputs)
+            elif self.target_last:
+                names = [*loss.inputs, "target"]
+            else:
+                names = [loss.inputs[0], "target", *loss.inputs[1:]]
+            order = ", ".join(names)
             raise TypeError(f"{type(self).__name__}() takes ({order}); got {len(inputs)} tensors")
         for tensor in inputs:
             if not isinstance(tensor, torch.Tensor):
@@ -144,7 +153,7 @@ class LossModule(nn.Module):
                 )
         predictions = list(inputs)
         if loss.has_target:
-            target = predictions.pop(1)
+            target = predictions.pop(-1 if self.target_last else 1)
         if not predictions[0].is_floating_point():
             raise TypeError(f"input of {type(self).__name__} must be a floating tensor; got dtype {predictions[0].dtype}")
         if loss.kind == "sparse" and (target.is_floating_point() or target.dtype == torch.bool):
@@ -279,6 +288,42 @@ class Poisson(LossModule):
     loss = _registry.get("poisson")
 
 
+class GammaDeviance(LossModule):
+    """Module for :data:`losskit.gamma_deviance`; see :class:`LossModule`."""
+
+    loss = _registry.get("gamma_deviance")
+
+
+class TweedieDeviance(LossModule):
+    """Module for :data:`losskit.tweedie_deviance`; see :class:`LossModule`."""
+
+    loss = _registry.get("tweedie_deviance")
+
+
+class GeneralRobust(LossModule):
+    """Module for :data:`losskit.general_robust`; see :class:`LossModule`."""
+
+    loss = _registry.get("general_robust")
+
+
+class Cauchy(LossModule):
+    """Module for :data:`losskit.cauchy`; see :class:`LossModule`."""
+
+    loss = _registry.get("cauchy")
+
+
+class GemanMcclure(LossModule):
+    """Module for :data:`losskit.geman_mcclure`; see :class:`LossModule`."""
+
+    loss = _registry.get("geman_mcclure")
+
+
+class Welsch(LossModule):
+    """Module for :data:`losskit.welsch`; see :class:`LossModule`."""
+
+    loss = _registry.get("welsch")
+
+
 class BinaryCrossEntropy(LossModule):
     """Module for :data:`losskit.binary_cross_entropy`; see :class:`LossModule`."""
 
@@ -289,6 +334,12 @@ class SigmoidCrossEntropy(LossModule):
     """Module for :data:`losskit.sigmoid_cross_entropy`; see :class:`LossModule`."""
 
     loss = _registry.get("sigmoid_cross_entropy")
+
+
+class SigmoidFocal(LossModule):
+    """Module for :data:`losskit.sigmoid_focal`; see :class:`LossModule`."""
+
+    loss = _registry.get("sigmoid_focal")
 
 
 class Hinge(LossModule):
@@ -339,6 +390,30 @@ class SparseSoftmaxCrossEntropy(LossModule):
     loss = _registry.get("sparse_softmax_cross_entropy")
 
 
+class SoftmaxFocal(LossModule):
+    """Module for :data:`losskit.softmax_focal`; see :class:`LossModule`."""
+
+    loss = _registry.get("softmax_focal")
+
+
+class SparseSoftmaxFocal(LossModule):
+    """Module for :data:`losskit.sparse_softmax_focal`; see :class:`LossModule`."""
+
+    loss = _registry.get("sparse_softmax_focal")
+
+
+class Poly1CrossEntropy(LossModule):
+    """Module for :data:`losskit.poly1_cross_entropy`; see :class:`LossModule`."""
+
+    loss = _registry.get("poly1_cross_entropy")
+
+
+class SparsePoly1CrossEntropy(LossModule):
+    """Module for :data:`losskit.sparse_poly1_cross_entropy`; see :class:`LossModule`."""
+
+    loss = _registry.get("sparse_poly1_cross_entropy")
+
+
 class KLDivergence(LossModule):
     """Module for :data:`losskit.kl_divergence`; see :class:`LossModule`."""
 
@@ -361,6 +436,105 @@ class GaussianNLL(LossModule):
     """Module for :data:`losskit.gaussian_nll`; see :class:`LossModule`."""
 
     loss = _registry.get("gaussian_nll")
+
+
+class LinearCrossEntropy(LossModule):
+    """Module for :data:`losskit.linear_cross_entropy`: the loss of a linear head without its logits.
+
+    ``LinearCrossEntropy(head)(hidden, target)`` with an ``nn.Linear(D, V)`` head (its weight
+    ``(V, D)`` and bias are used, and receive their gradients), or
+    ``LinearCrossEntropy()(hidden, target, weight, bias=None)`` with the weight passed per call::
+
+        head = nn.Linear(512, 32000)
+        criterion = LinearCrossEntropy(head, ignore_index=-100)
+        loss = criterion(hidden, labels)       # = F.cross_entropy(head(hidden), labels, ignore_index=-100)
+        loss.backward()                         # hidden.grad, head.weight.grad, head.bias.grad
+    """
+
+    loss = _registry.get("linear_cross_entropy")
+
+    def __init__(self, head: Any = None, **kwargs: Any):
+        super().__init__(**kwargs)
+        if head is not None and not hasattr(head, "weight"):
+            raise TypeError(f"head must be an nn.Linear (or a module with .weight (V, D)); got {type(head).__name__}")
+        self.head = head
+
+    def forward(self, hidden: Any, target: Any, weight: Any = None, bias: Any = None, *, sample_weight: Any = None) -> Any:
+        if weight is None:
+            if self.head is None:
+                raise TypeError("LinearCrossEntropy needs a head (nn.Linear) at construction or a weight per call")
+            weight, bias = self.head.weight, getattr(self.head, "bias", None)
+        params = self._params_for(hidden.dtype)
+        fixed_bias = params.pop("bias", None)
+        if bias is None:
+            bias = fixed_bias
+        if self.axis != -1:
+            params["axis"] = self.axis
+        with value_checks(self.check_values):
+            return self.loss(target, hidden, weight, bias=bias, sample_weight=sample_weight, reduction=self.reduction,
+                             **params)
+
+
+class Dice(LossModule):
+    """Module for :data:`losskit.dice`; see :class:`LossModule` (``axis=1`` for ``(N, C, d1, ...)`` masks)."""
+
+    loss = _registry.get("dice")
+
+
+class Jaccard(LossModule):
+    """Module for :data:`losskit.jaccard`; see :class:`LossModule` (``axis=1`` for ``(N, C, d1, ...)`` masks)."""
+
+    loss = _registry.get("jaccard")
+
+
+class Tversky(LossModule):
+    """Module for :data:`losskit.tversky`; see :class:`LossModule` (``axis=1`` for ``(N, C, d1, ...)`` masks)."""
+
+    loss = _registry.get("tversky")
+
+
+class FocalTversky(LossModule):
+    """Module for :data:`losskit.focal_tversky`; see :class:`LossModule` (``axis=1`` for ``(N, C, d1, ...)`` masks)."""
+
+    loss = _registry.get("focal_tversky")
+
+
+class JensenShannon(LossModule):
+    """Module for :data:`losskit.jensen_shannon`; see :class:`LossModule`."""
+
+    loss = _registry.get("jensen_shannon")
+
+
+class CosineDistance(LossModule):
+    """Module for :data:`losskit.cosine_distance`: ``CosineDistance()(input, target)``; see :class:`LossModule`."""
+
+    loss = _registry.get("cosine_distance")
+
+
+class CosineEmbedding(LossModule):
+    """Module for :data:`losskit.cosine_embedding`, called as PyTorch's ``CosineEmbeddingLoss``: ``(x1, x2, target)``."""
+
+    loss = _registry.get("cosine_embedding")
+    target_last = True
+
+
+class MarginRanking(LossModule):
+    """Module for :data:`losskit.margin_ranking`, called as PyTorch's ``MarginRankingLoss``: ``(x1, x2, target)``."""
+
+    loss = _registry.get("margin_ranking")
+    target_last = True
+
+
+class TripletMargin(LossModule):
+    """Module for :data:`losskit.triplet_margin`: ``TripletMargin()(anchor, positive, negative)``, no target."""
+
+    loss = _registry.get("triplet_margin")
+
+
+class InfoNce(LossModule):
+    """Module for :data:`losskit.info_nce`: ``InfoNce(temperature=0.07)(x, y)`` on paired (N, D) rows, no target."""
+
+    loss = _registry.get("info_nce")
 
 
 __all__ += [name for name, value in list(globals().items()) if isinstance(value, type) and issubclass(value, LossModule)

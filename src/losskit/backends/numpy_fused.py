@@ -7,9 +7,11 @@ numba compiles such loops; ``fastmath=False`` keeps IEEE semantics, so the resul
 reference's to rounding, NaN and infinities included.
 
 The structure follows scikit-learn's ``_loss.pyx.tp``: each loss is a small element function
-``(y, p, a) -> (loss, d loss / d p)`` of one target, one prediction and the loss's one scalar
-parameter ``a``; one shared loop, compiled per loss, applies it with the sample weights and the
-reduction's scale, and writes the gradient only for calls of order 1.
+``(y, p, a) -> (loss, d loss / d p)`` of one target, one prediction and the loss's parameter
+``a`` (one scalar, or a tuple of the constants a loss derives from several: the Tweedie power's,
+Barron's alpha and scale); one shared loop, compiled per loss, applies it with the sample weights
+and the reduction's scale, and writes the gradient only for calls of order 1. Hessian calls
+(order 2) take the reference (``max_order=1``).
 
 Inputs are cut into chunks of :data:`CHUNK_ELEMENTS` spread over a pool of threads (the compiled
 loops release the GIL). A reduced call writes each chunk's values to a buffer and adds them in
@@ -21,13 +23,14 @@ These kernels are registered for every pointwise loss of the catalog and accept 
 this holds (``_accepts``): numba is installed; the call has at least :data:`FUSED_MIN_ELEMENTS`
 elements; ``y_true``, ``y_pred`` and ``sample_weight`` (if any) are C-contiguous float32/float64
 NumPy arrays of the prediction's shape; the loss's parameters are ones the element function
-covers (``sigmoid_cross_entropy`` without ``pos_weight``). Any other call runs the reference.
+covers (``sigmoid_cross_entropy`` without ``pos_weight``, ``sigmoid_focal`` without ``alpha``).
+Any other call runs the reference.
 numba itself is imported only when a call is accepted, so small calls never pay for it.
 
 ``sparse_softmax_cross_entropy`` has a kernel of its own (its section below): a hybrid of compiled
 row loops and NumPy's exp, sum and log on cache-resident chunks of rows, over the same thread pool;
-it accepts what :func:`_accepts_sparse_softmax` states (no label smoothing; class weights,
-``ignore_index`` and sample weights covered).
+it accepts what :func:`_accepts_sparse_softmax` states (no label smoothing, no z_loss; class
+weights, ``ignore_index`` and sample weights covered).
 
 Transcendental functions go through numba's scalar libm calls, which LLVM does not vectorise;
 with Intel's SVML runtime installed (``intel-cmplr-lib-rt``) numba vectorises them with the
@@ -39,6 +42,7 @@ from __future__ import annotations
 import importlib.util
 import math
 import os
+import sys
 import types
 from dataclasses import dataclass
 from functools import lru_cache
@@ -48,6 +52,8 @@ import numpy as np
 
 from .._array import GRAD_DENOMINATOR_FLOOR, LOG_FLOOR
 from .._kernels import register_kernel, run as _run_kernel
+from ..regression import _deviance_series
+from ..robust import _square_limit
 
 __all__ = ["FUSED_MIN_ELEMENTS", "CHUNK_ELEMENTS", "FUSED_LOSSES"]
 
@@ -219,10 +225,46 @@ def _sigmoid_cross_entropy(y, x, label_smoothing):
     softplus_x = (x if x > 0 else 0.0) + log_term
     softplus_minus_x = (-x if x < 0 else 0.0) + log_term
     probability = (1.0 if x >= 0 else z) / (1.0 + z)
+    complement = (z if x >= 0 else 1.0) / (1.0 + z)  # sigmoid(-x), as the reference computes 1 - p
     # A term whose weight is 0 is dropped before the product, so an infinite logit on the label it
     # predicts costs 0, not 0 * inf = NaN.
     loss = positive * (softplus_minus_x if positive > 0 else 0.0) + negative * (softplus_x if negative > 0 else 0.0)
-    return loss, negative * probability - positive * (1.0 - probability)
+    return loss, negative * probability - positive * complement
+
+
+def _logaddexp(a, b):
+    # np.logaddexp's own steps: equal arguments (-inf twice included) give a + log 2, a NaN
+    # difference propagates.
+    if a == b:
+        return a + _LOG2
+    d = a - b
+    if d > 0:
+        return a + math.log1p(math.exp(-d))
+    if d <= 0:
+        return b + math.log1p(math.exp(d))
+    return d
+
+
+def _sigmoid_focal(y, x, gamma):
+    # binary._sigmoid_focal without alpha (calls with alpha take the reference): the
+    # cross-entropy times (1 - p_t)^gamma, with log(1 - p_t) and the slope's log r formed from
+    # softplus(+-x) as there.
+    ce, ce_grad = _sigmoid_cross_entropy(y, x, 0.0)
+    if gamma == 0.0:
+        return ce, ce_grad
+    log_term = math.log1p(math.exp(-abs(x)))
+    softplus_x = (x if x > 0 else 0.0) + log_term
+    softplus_minus_x = (-x if x < 0 else 0.0) + log_term
+    log_y = math.log(y) if y > 0 else 0.0
+    log_not_y = math.log(1.0 - y) if 1.0 - y > 0 else 0.0
+    positive, negative = y > 0, y < 1
+    log_one_minus_pt = _logaddexp(log_y - softplus_x if positive else -math.inf,
+                                  log_not_y - softplus_minus_x if negative else -math.inf)
+    log_r = -_logaddexp(log_y + softplus_minus_x if positive else -math.inf,
+                        log_not_y + softplus_x if negative else -math.inf)
+    focal = math.exp(gamma * log_one_minus_pt)
+    slope = gamma * (1.0 - 2.0 * y) * math.exp(gamma * log_one_minus_pt + log_r)
+    return focal * ce, focal * ce_grad + slope * (ce if slope != 0 else 0.0)
 
 
 def _signed(y, convert):
@@ -262,8 +304,105 @@ def _logistic(y, p, convert):
     return loss, -s * ((1.0 if x >= 0 else z) / (1.0 + z))
 
 
+# The Tweedie deviances and Barron's robust family read several constants, which their parameter
+# readers (_tweedie_parameters, _barron_parameters) derive in Python with the reference's own
+# float64 arithmetic and pass as a tuple ``a``. Each branch tests the condition of the reference's
+# where() with the compute dtype's thresholds (expm1's cap, the square limit). Both compute in
+# float64, a float32 input widened once: a float32 result then agrees with the reference's float32
+# arithmetic to its rounding, and a term beyond float32's range is inf once _loop stores it.
+
+def _power(x, c):
+    # x ** c as NumPy computes an array to a scalar power: its fast paths for c = 0.5, 2 and -1
+    # (sqrt, square, reciprocal) can differ from pow by an ulp, and at an edge: sqrt(-inf) is NaN
+    # where pow(-inf, 0.5) is +inf.
+    if c == 0.5:
+        return math.sqrt(x)
+    if c == 2.0:
+        return x * x
+    if c == -1.0:
+        return 1.0 / x
+    return x ** c
+
+
+def _tweedie(y, mu, a):
+    """regression._tweedie, step by step (its comments explain each form); ``a`` from _tweedie_parameters."""
+    power, one_minus_p, two_minus_p, radius, cap, coefficients = a
+    y, mu = float(y), float(mu)
+    if power == 0.0:  # the squared error, for any real y and mu
+        r = mu - y
+        return r * r, 2.0 * r
+    positive = y > 0
+    if positive:
+        # L = log(mu / y): log1p of the relative gap close to a perfect fit, a difference of logs
+        # elsewhere (a NaN mu takes the latter, as in the reference's where()).
+        if abs(mu - y) <= 0.5 * y:
+            log_ratio = math.log1p((mu - y) / y)
+        else:
+            log_ratio = math.log(mu) - math.log(y)
+        y_b = _power(y, two_minus_p)
+        if abs(log_ratio) <= radius:
+            # The Taylor series of expm1(bL)/b - expm1(aL)/a in L (coefficients highest first),
+            # where the closed form cancels.
+            series = 0.0 * log_ratio
+            for c in coefficients:
+                series = series * log_ratio + c
+            half = y_b * (series * log_ratio * log_ratio)
+        else:
+            # y^b expm1(cL)/c for c = b and c = a, y^b L at c = 0; beyond the cap of expm1 the -1 is
+            # negligible and the term is y^(b-c) mu^c / c.
+            if two_minus_p == 0.0:
+                term_b = y_b * log_ratio
+            else:
+                exponent = two_minus_p * log_ratio
+                if exponent > cap:
+                    term_b = _power(mu, two_minus_p) / two_minus_p
+                else:
+                    term_b = y_b * math.expm1(exponent) / two_minus_p
+            if one_minus_p == 0.0:
+                term_a = y_b * log_ratio
+            else:
+                exponent = one_minus_p * log_ratio
+                if exponent > cap:
+                    term_a = y * _power(mu, one_minus_p) / one_minus_p
+                else:
+                    term_a = y_b * math.expm1(exponent) / one_minus_p
+            half = term_b - term_a
+    else:
+        # y <= 0 (and NaN): max(y, 0)^b / (ab) is 0, leaving mu^b / b - y mu^a / a (the second term for
+        # power < 0 only: from power 1 on, y <= 0 means y = 0).
+        half = _power(mu, two_minus_p) / two_minus_p if two_minus_p != 0.0 else 0.0
+        if power < 0:
+            half = half - y * _power(mu, one_minus_p) / one_minus_p
+    # d/dmu = 2 (mu - y) mu^-p, as 2 t mu^(1-p) with t = (mu - y) / mu.
+    mu_a = _power(mu, one_minus_p) if one_minus_p != 0.0 else 1.0
+    return 2.0 * half, 2.0 * ((mu - y) / mu) * mu_a
+
+
+def _barron(y, p, a):
+    """robust._barron, step by step (its comments explain each form); ``a`` from _barron_parameters."""
+    alpha, scale, inverse_scale, sqrt_eps, eps_over_alpha, half_alpha, weight_exponent, limit = a
+    x = float(p - y) / scale  # the residual in the compute dtype, as the reference forms it
+    if alpha == 2.0:  # the limit alpha -> 2: half the squared scaled residual
+        return 0.5 * x * x, x * inverse_scale
+    magnitude = abs(x)
+    if alpha < -_FLOAT_MAX:
+        # The limit alpha -> -inf (Welsch): 1 - exp(-x^2/2) as -expm1, x^2 of a clipped |x|.
+        clipped = limit if magnitude > limit else magnitude
+        half_square = 0.5 * clipped * clipped
+        return -math.expm1(-half_square), x * math.exp(-half_square) * inverse_scale
+    # L = log1p(x^2 / |alpha - 2|), in log space beyond the square limit (2 log u there).
+    u = magnitude / sqrt_eps
+    log_term = math.log1p(u * u) if u <= limit else 2.0 * math.log(u)
+    loss = log_term if alpha == 0.0 else eps_over_alpha * math.expm1(half_alpha * log_term)
+    return loss, x * math.exp(weight_exponent * log_term) * inverse_scale
+
+
+_FLOAT_MAX = sys.float_info.max  # alpha = -inf is "below every finite float", as in the reference
+
+
 # Called by the element functions above; compiled with them (see _compiled_namespace).
-_HELPERS = (_sign, _huber_terms, _clamped_log, _clamped_log1m, _smoothed, _signed)
+_HELPERS = (_sign, _huber_terms, _clamped_log, _clamped_log1m, _smoothed, _signed, _logaddexp, _sigmoid_cross_entropy,
+            _power)
 
 
 # ------------------------------------------------------------------------------- the table
@@ -289,13 +428,54 @@ def _signed_labels_flag(call: Any) -> float:
     return 1.0 if others == 0 else 0.0
 
 
+def _tweedie_parameters(power: float | None = None) -> Callable[[Any], tuple]:
+    """Reads ``a`` of :func:`_tweedie`: the power's constants, as regression._tweedie derives them.
+
+    (power, 1 - p, 2 - p, the series' radius, expm1's cap in the compute dtype, the series'
+    coefficients highest first); ``power`` fixed (gamma_deviance) or read from the call.
+    """
+    def read(call: Any) -> tuple:
+        p = float(call.params["power"]) if power is None else power
+        one_minus_p, two_minus_p = 1.0 - p, 2.0 - p
+        radius = 0.5 / max(1.0, abs(one_minus_p), abs(two_minus_p))
+        cap = math.log(float(np.finfo(call.y_pred.dtype).max)) - 2.0
+        coefficients = tuple(reversed(_deviance_series(p)))
+        return p, one_minus_p, two_minus_p, radius, cap, coefficients
+
+    return read
+
+
+def _barron_parameters(alpha: float | None = None) -> Callable[[Any], tuple]:
+    """Reads ``a`` of :func:`_barron`: alpha's and the scale's constants, as robust._barron derives them.
+
+    ``alpha`` fixed (cauchy 0, geman_mcclure -2, welsch -inf) or read from the call; the constants a
+    limit of alpha does not use are 0.
+    """
+    def read(call: Any) -> tuple:
+        shape = float(call.params["alpha"]) if alpha is None else alpha
+        scale = float(call.params["scale"])
+        eps = abs(shape - 2.0)
+        general = shape != 2.0 and shape >= -_FLOAT_MAX
+        return (shape, scale, 1.0 / scale, math.sqrt(eps) if general else 0.0,
+                eps / shape if general and shape != 0.0 else 0.0,
+                0.5 * shape if general else 0.0, 0.5 * shape - 1.0 if general else 0.0,
+                _square_limit(np, call.y_pred))
+
+    return read
+
+
 @dataclass(frozen=True)
 class _Pointwise:
-    """A pointwise loss's element function and how its scalar parameter ``a`` is read from a call."""
+    """A pointwise loss's element function and how its parameter ``a`` is read from a call.
+
+    ``a`` is a scalar, taken in the compute dtype, or a tuple of float64 constants.
+    """
 
     element: Callable
     parameter: Callable[[Any], float] = _no_parameter
     root: bool = False  # rmse, rmsle: the square root of the mean
+    # Whether the element function covers a call's parameters (those beyond ``a`` it does not read).
+    covers: Callable[[dict], bool] = lambda params: True
 
 
 FUSED_LOSSES: dict[str, _Pointwise] = {
@@ -313,8 +493,15 @@ FUSED_LOSSES: dict[str, _Pointwise] = {
     "quantile": _Pointwise(_pinball, _parameter("q")),
     "epsilon_insensitive": _Pointwise(_epsilon_insensitive, _parameter("epsilon")),
     "poisson": _Pointwise(_poisson),
+    "gamma_deviance": _Pointwise(_tweedie, _tweedie_parameters(2.0)),
+    "tweedie_deviance": _Pointwise(_tweedie, _tweedie_parameters()),
+    "general_robust": _Pointwise(_barron, _barron_parameters()),
+    "cauchy": _Pointwise(_barron, _barron_parameters(0.0)),
+    "geman_mcclure": _Pointwise(_barron, _barron_parameters(-2.0)),
+    "welsch": _Pointwise(_barron, _barron_parameters(-math.inf)),
     "binary_cross_entropy": _Pointwise(_binary_cross_entropy, _parameter("label_smoothing")),
     "sigmoid_cross_entropy": _Pointwise(_sigmoid_cross_entropy, _parameter("label_smoothing")),
+    "sigmoid_focal": _Pointwise(_sigmoid_focal, _parameter("gamma"), covers=lambda params: params["alpha"] is None),
     "hinge": _Pointwise(_hinge, _signed_labels_flag),
     "squared_hinge": _Pointwise(_squared_hinge, _signed_labels_flag),
     "modified_huber": _Pointwise(_modified_huber, _signed_labels_flag),
@@ -359,16 +546,21 @@ def _element(y, p, a):
 def _loop(y, p, weight, a, scale, divisor, values, grad, with_grad, weighted):
     # with_grad and weighted are the same for every element of a call, so LLVM hoists their tests
     # out of the loop (one vectorised loop per case) and one compiled function serves all four.
+    # The element's loss and gradient (float64 where it widens) are stored, so rounded to the
+    # compute dtype, before the weight and the scale apply, as the reference forms them in that
+    # dtype first: a float32 term beyond float32's range is inf there, inf times a zero weight NaN.
     for i in range(p.shape[0]):
         loss, g = _element(y[i], p[i], a)
+        values[i] = loss
         if weighted:
-            values[i] = loss * weight[i]
+            values[i] = values[i] * weight[i]
             if with_grad:
-                grad[i] = g * (weight[i] / divisor)
+                grad[i] = g
+                grad[i] = grad[i] * (weight[i] / divisor)
         else:
-            values[i] = loss
             if with_grad:
-                grad[i] = g * scale
+                grad[i] = g
+                grad[i] = grad[i] * scale
 
 
 @lru_cache(maxsize=None)
@@ -472,9 +664,11 @@ def _fused_pointwise(call: Any) -> tuple[Any, tuple | None]:
     loop, chunk_total = _compiled_loop(call.loss.name), _compiled_total()
     y_pred, weight, reduction = call.y_pred, call.weight, call.reduction
     dtype, size, with_grad = y_pred.dtype, y_pred.size, call.order >= 1
-    # In the compute dtype, as the reference applies it: a kink (a residual equal to float32's
-    # epsilon=0.1) then falls on the same side of the parameter.
-    a = dtype.type(spec.parameter(call))
+    # A scalar parameter in the compute dtype, as the reference applies it: a kink (a residual equal
+    # to float32's epsilon=0.1) then falls on the same side of the parameter. A tuple of constants
+    # stays float64, as the reference's Python arithmetic derives them.
+    a = spec.parameter(call)
+    a = a if isinstance(a, tuple) else dtype.type(a)
     reduced = reduction != "none"
     # The reduction's scale, as _reduction.reduce applies it: the gradient of an unweighted mean
     # times 1/n, of a weighted one times w / sum(w) (a sum over nothing is taken as 1).
@@ -736,7 +930,7 @@ def _accepts(call: Any) -> bool:
     weight = call.weight
     if weight is not None and (weight.shape != y_pred.shape or not _fused_array(weight, dtype)):
         return False  # a prefix-shaped weight would need an index division per element
-    return call.params.get("pos_weight") is None
+    return call.params.get("pos_weight") is None and FUSED_LOSSES[call.loss.name].covers(call.params)
 
 
 for _name in FUSED_LOSSES:
@@ -749,7 +943,7 @@ def _accepts_sparse_softmax(call: Any) -> bool:
 
     numba is installed; at least :data:`FUSED_MIN_ELEMENTS` logits, a C-contiguous float32/float64
     NumPy array (the class axis last as given: a moved axis is a strided view); integer labels of
-    any integer dtype; no label smoothing; class weights, ``ignore_index`` (within int64) and
+    any integer dtype; no label smoothing and no z_loss; class weights, ``ignore_index`` (within int64) and
     sample weights of any accepted shape are covered.
     """
     if call.size < FUSED_MIN_ELEMENTS or not numba_available() or len(call.predictions) != 1:
@@ -760,7 +954,7 @@ def _accepts_sparse_softmax(call: Any) -> bool:
     if type(labels) is not np.ndarray or labels.dtype.kind not in "iu":
         return False
     params = call.params
-    if params.get("label_smoothing"):
+    if params.get("label_smoothing") or params.get("z_loss"):
         return False
     class_weight = params.get("class_weight")
     if class_weight is not None and type(class_weight) is not np.ndarray:

@@ -150,6 +150,7 @@ def _class_axis_second(x: torch.Tensor) -> torch.Tensor:
 #   * sparse_softmax_cross_entropy with int64 labels (PyTorch's only index dtype): class
 #     weights, ignore_index and label smoothing as losskit defines them, except the mean over
 #     nothing, which is 0 here (see _sparse_softmax_cross_entropy_native).
+#   Neither twin takes a call with z_loss (PyTorch's cross-entropy has none).
 
 
 def _no_weight(call: Any) -> bool:
@@ -198,7 +199,8 @@ def _smooth_l1_native(call):
 
 
 def _softmax_cross_entropy_accepts(call: Any) -> bool:
-    if call.params["class_weight"] is not None or not _no_weight(call) or not _host_readable(call.y_pred):
+    if call.params.get("z_loss") or call.params["class_weight"] is not None or not _no_weight(call) \
+            or not _host_readable(call.y_pred):
         return False
     # The min is NaN if any logit is, and NaN > -inf is False: those calls go to the reference.
     return call.size > 0 and call.y_pred.detach().min().item() > -math.inf
@@ -217,7 +219,8 @@ _NO_LABEL = -(2**63)
 
 
 def _sparse_native_accepts(call: Any) -> bool:
-    return call.weight is None and call.y_true.dtype == torch.int64
+    # F.cross_entropy has no z-loss: calls with one take the reference.
+    return call.weight is None and call.y_true.dtype == torch.int64 and not call.params.get("z_loss")
 
 
 def _sparse_softmax_cross_entropy_native(call):

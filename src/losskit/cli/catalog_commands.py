@@ -311,23 +311,25 @@ def _check_output_path(out: str) -> str:
 
 @app.command("recommend")
 def recommend_losses(
-    task: Optional[str] = typer.Option(None, "--task", help="regression, binary or multiclass (inferred from --csv)."),
+    task: Optional[str] = typer.Option(None, "--task", help="regression, binary, multiclass, segmentation or embedding (inferred from --csv)."),
     output_activation: Optional[str] = typer.Option(
         None, "--output-activation", help="The model's last activation: linear, sigmoid, softmax or none (= linear)."),
     outliers: Optional[str] = typer.Option(None, "--outliers", help="none, some or heavy (overrides the data)."),
     imbalance: Optional[bool] = typer.Option(
         None, "--imbalance/--no-imbalance", help="Whether the classes are imbalanced (overrides the data)."),
     need: Optional[str] = typer.Option(
-        None, "--need", help="calibrated-probabilities, quantiles, counts or margins."),
+        None, "--need", help="calibrated-probabilities, quantiles, counts, margins or uncertainty."),
     csv_path: Optional[str] = typer.Option(None, "--csv", help="A CSV file with a header row to inspect."),
     target: Optional[str] = typer.Option(None, "--target", help="The column of --csv holding the target."),
     top: Optional[int] = typer.Option(None, "--top", help="Show only the best N."),
     show_rules: bool = typer.Option(False, "--rules", help="Print the advisor's rule table and exit."),
     as_json: bool = typer.Option(False, "--json", help="Print the profile, findings and ranking as JSON."),
+    compare: bool = typer.Option(
+        False, "--compare", help="With --csv/--target: train the top recommendations and the baseline (losskit compare) and print the winner."),
 ) -> None:
     """Recommend losses, ranked, with a one-line reason each, from what you state or from your data.
 
-    With --csv FILE --target COLUMN the target is inspected and what was found is reported: real, integer, binary or text labels; outliers (share of values beyond 3 scaled MADs of the median); counts; strictly positive values; class balance. Stated options win over the data.
+    With --csv FILE --target COLUMN the target is inspected and what was found is reported: real, integer, binary or text labels; outliers (share of values beyond 3 scaled MADs of the median); counts; strictly positive values; zero inflation; class balance. Stated options win over the data.
 
     Example: losskit recommend --task regression --outliers some
 
@@ -347,6 +349,15 @@ def recommend_losses(
         csv=csv_path, target=target,
     )
     recommendations = list(advice)[:top]
+    if compare:
+        if csv_path is None:
+            raise CLIError("--compare trains on your data: pass --csv FILE --target COLUMN")
+        from .compare_command import recommend_compare
+
+        if not as_json:
+            _print_advice(advice, recommendations, csv_path, target)
+        recommend_compare(list(advice), csv_path, target, top=top, json_output=as_json)
+        return
     if as_json:
         data = advice.to_dict()
         data["recommendations"] = [r.to_dict() for r in recommendations]

@@ -25,8 +25,32 @@ Examples:
 
   losskit compare --csv houses.csv --target price --losses mse,huber --param huber.delta=0.5 --model mlp
 
+  losskit compare --dataset diabetes --losses mse,huber --sweep outliers=0,0.1,0.2,0.3,0.4
+
+  losskit compare --dataset diabetes --losses mse,huber --param huber.delta=auto --outliers 0.2
+
 Finished runs are stored in OUT/runs.sqlite: the same command again resumes, reusing them.
 """
+
+
+def optional_value(argv: list[str], option: str, default: str) -> list[str]:
+    """``argv`` with ``default`` after a bare ``option`` (last, or followed by another option).
+
+    Typer options always take their value; ``--mlflow`` alone means the default store.
+
+    >>> optional_value(["compare", "--mlflow", "--json"], "--mlflow", "./mlruns")
+    ['compare', '--mlflow', './mlruns', '--json']
+    """
+    out = list(argv)
+    for index in range(len(out) - 1, -1, -1):
+        if out[index] == option and (index + 1 == len(out) or out[index + 1].startswith("-")):
+            out.insert(index + 1, default)
+    return out
+
+
+# Applied as the command line is read (this module is imported before click parses it).
+if len(sys.argv) > 1 and sys.argv[1] in ("compare", "recommend"):
+    sys.argv[:] = optional_value(sys.argv, "--mlflow", "./mlruns")
 
 
 @app.command(
@@ -44,9 +68,13 @@ def compare(
     task: str = typer.Option("auto", "--task", help="auto, regression, binary or multiclass."),
     losses: str = typer.Option("mse,mae,huber", "--losses", help="Comma-separated catalog names or aliases."),
     param: Optional[List[str]] = typer.Option(
-        None, "--param", help="A loss parameter, LOSS.NAME=VALUE (e.g. huber.delta=0.5); repeatable."
+        None, "--param",
+        help="A loss parameter, LOSS.NAME=VALUE (e.g. huber.delta=0.5); several values (huber.delta=0.1,0.5,1) "
+        "or 'auto' tune it on the validation split; repeatable.",
     ),
-    model: str = typer.Option("linear", "--model", help="linear or mlp."),
+    model: str = typer.Option(
+        "linear", "--model", help="linear, mlp, or gbdt (LightGBM with the loss as custom objective: pip install 'losskit[boosting]')."
+    ),
     epochs: int = typer.Option(100, "--epochs", help="Maximum epochs per run (early stopping may end sooner)."),
     seeds: str = typer.Option(
         "3", "--seeds", help="Runs per loss: a count N (seeds 0..N-1) or the seeds themselves, e.g. 0,7,42."
@@ -55,6 +83,14 @@ def compare(
     label_noise: float = typer.Option(0.0, "--label-noise", help="Fraction of training labels flipped."),
     imbalance: Optional[float] = typer.Option(
         None, "--imbalance", help="Subsample the minority class of the training split to this ratio."
+    ),
+    sweep: Optional[str] = typer.Option(
+        None, "--sweep",
+        help="Repeat the comparison per level of one perturbation and draw robustness curves: "
+        "outliers=0,0.1,0.2 (or label-noise=..., imbalance=none,0.5,0.1).",
+    ),
+    baseline: Optional[str] = typer.Option(
+        None, "--baseline", help="The loss the sweep compares every other loss with (default: mse or cross-entropy)."
     ),
     batch_size: int = typer.Option(64, "--batch-size", help="Mini-batch size."),
     learning_rate: Optional[float] = typer.Option(
@@ -70,6 +106,10 @@ def compare(
     out: Path = typer.Option(Path("losskit-report"), "--out", help="Folder for the report, results and run store."),
     metric: Optional[str] = typer.Option(
         None, "--metric", help="Metric to rank by (default: rmse for regression, macro_f1 for classification)."
+    ),
+    mlflow: Optional[str] = typer.Option(
+        None, "--mlflow", metavar="[URI]",
+        help="Log every run to MLflow: a tracking URI, or alone for ./mlruns (pip install 'losskit[tracking]').",
     ),
     json_output: bool = typer.Option(False, "--json", help="Print the results as JSON instead of a table."),
     no_progress: bool = typer.Option(False, "--no-progress", help="Hide the progress bar."),
@@ -95,6 +135,8 @@ def compare(
                 outliers=outliers,
                 label_noise=label_noise,
                 imbalance=imbalance,
+                sweep=sweep,
+                baseline=baseline,
                 jobs=jobs,
                 backend=backend,
                 ray_address=ray_address,
@@ -106,6 +148,7 @@ def compare(
                 progress=not no_progress,  # drawn on stderr: stdout stays clean for --json
                 report=True,
                 metric=metric,
+                mlflow=mlflow,
             )
     except KeyboardInterrupt:
         # Finished runs are already in the store (each is committed as it ends): say how to
@@ -168,7 +211,9 @@ def print_result(result: Any, out: Path) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from losskit.lab.report import format_value, metric_arrow, metric_names, metric_title, summary_by_loss, verdict
+    from losskit.lab.report import (
+        DYNAMICS_TITLES, format_value, metric_arrow, metric_names, metric_title, summary_by_loss, verdict,
+    )
 
     # Piped output (logs, CI) gets a wide fixed width instead of rich's 80 columns, so that
     # loss names are never truncated; a terminal keeps its own width.
@@ -181,10 +226,18 @@ def print_result(result: Any, out: Path) -> None:
         arrow = metric_arrow(metric)
         style = "bold cyan" if metric == result.primary_metric else None
         table.add_column(f"{metric_title(metric)} {arrow}", justify="right", style=style, no_wrap=True)
+    dynamics = [c for c in DYNAMICS_TITLES if result.summary and f"{c}_mean" in result.summary[0]]
+    for column in dynamics:
+        table.add_column(DYNAMICS_TITLES[column], justify="right", no_wrap=True)
     for rank, (label, row) in enumerate(summary_by_loss(result).items(), start=1):
         cells = [f"{format_value(row[f'{m}_mean'])} [dim]± {format_value(row[f'{m}_std'], 2)}[/dim]" for m in metrics]
+        cells += [format_value(row[f"{c}_mean"], 3) for c in dynamics]
         table.add_row(str(rank), label, *cells, style="green" if rank == 1 else None)
     console.print(table)
+    if result.sweep:
+        _print_sweep(console, result)
+    if result.tuning:
+        _print_tuning(console, result)
     console.print(verdict(result))
     for warning in result.warnings:
         console.print(f"[yellow]warning:[/yellow] {warning}")
@@ -192,3 +245,96 @@ def print_result(result: Any, out: Path) -> None:
         console.print(f"reused {result.reused_runs} finished runs from {out / 'runs.sqlite'}, trained {result.new_runs}")
     console.print(f"report: {out / 'report.html'}")
     sys.stdout.flush()
+
+
+def _print_sweep(console: Any, result: Any) -> None:
+    from rich.table import Table
+
+    from losskit.lab.report import format_value, metric_title
+
+    sweep = result.sweep
+    name = sweep["setting"].replace("_", "-")
+    table = Table(title=f"robustness: clean test {metric_title(result.primary_metric)} per {name} level (mean ± std over seeds)")
+    table.add_column("loss", style="bold", no_wrap=True)
+    for level in sweep["levels"]:
+        table.add_column(f"{name}={'none' if level is None else f'{level:g}'}", justify="right", no_wrap=True)
+    for label in result.ranking:
+        curve = sweep["curves"][label]
+        table.add_row(label, *(f"{format_value(m)} [dim]± {format_value(sd, 2)}[/dim]" for m, sd in zip(curve["mean"], curve["std"])))
+    console.print(table)
+    for info in sweep["from_level"].values():
+        console.print(info["sentence"])
+
+
+def _print_tuning(console: Any, result: Any) -> None:
+    from collections import Counter
+
+    for label, info in result.tuning.items():
+        counts = Counter(tuple(sorted(row["params"].items())) for row in info["chosen"])
+        chosen = ", ".join(
+            f"{', '.join(f'{k}={v!r}' for k, v in params)} ({n}x)" for params, n in counts.most_common()
+        )
+        console.print(f"{label}: chosen on the validation split per seed: {chosen}")
+
+
+# ------------------------------------------------------------------------- recommend --compare
+
+RECOMMEND_CANDIDATES = 3
+BASELINES = {"regression": "mean_squared_error", "binary": "sigmoid_cross_entropy", "multiclass": "softmax_cross_entropy"}
+
+
+def recommended_candidates(recommendations: Any, csv: str, target: str, count: int = RECOMMEND_CANDIDATES) -> tuple[Any, list[str], list[str]]:
+    """The data, the first ``count`` recommended losses the lab can train on it, and the baseline
+    (mse or cross-entropy) added when missing; recommended parameters as ``--param`` strings."""
+    import warnings as _warnings
+
+    from losskit.lab.data import load_table
+    from losskit.lab.models import lab_supports
+    from losskit.lab.runner import _check_pairings
+    from losskit.lab._types import LossSpec
+
+    import losskit as lk
+
+    data = load_table(csv, target, "auto")
+    chosen: list[str] = []
+    params: list[str] = []
+    for recommendation in recommendations:
+        loss = lk.get(recommendation.loss)
+        if not lab_supports(loss) or loss.name in chosen:
+            continue
+        try:
+            with _warnings.catch_warnings():
+                _warnings.simplefilter("ignore", UserWarning)
+                _check_pairings([LossSpec(loss.name)], data)
+        except ValueError:
+            continue  # e.g. a loss on counts for a target with negative values
+        chosen.append(loss.name)
+        params += [f"{loss.name}.{k}={v!r}" for k, v in (recommendation.params or {}).items()]
+        if len(chosen) == count:
+            break
+    baseline = BASELINES[data.task]
+    if baseline not in chosen:
+        chosen.append(baseline)
+    return data, chosen, params
+
+
+def recommend_compare(recommendations: Any, csv: str, target: str, *, top: int | None, json_output: bool,
+                      out: Path = Path("losskit-report")) -> None:
+    """``losskit recommend --csv FILE --target COL --compare``: compare the recommended losses
+    (and the baseline) on that data with the lab and print the ranked table and the winner."""
+    from losskit import lab
+
+    data, losses, params = recommended_candidates(recommendations, csv, target, top or RECOMMEND_CANDIDATES)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            result = lab.compare(csv=csv, target=target, losses=losses, params=params, out=str(out), progress=not json_output)
+    except KeyboardInterrupt:
+        print(f"losskit: interrupted; finished runs are saved in {out / 'runs.sqlite'}: "
+              "run the same command again to resume", file=sys.stderr)
+        raise SystemExit(130) from None
+    if json_output:
+        print(json.dumps(json_payload(result, out), indent=1, default=str))
+        return
+    print_result(result, out)
+    print(f"winner: {result.winner} (compared: {', '.join(result.ranking)}; baseline {BASELINES[data.task]})")

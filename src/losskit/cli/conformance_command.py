@@ -1,4 +1,4 @@
-"""``losskit conformance``: losskit's values next to PyTorch's, Optax's, Keras's and scikit-learn's."""
+"""``losskit conformance``: losskit's values next to PyTorch's, Optax's, Keras's, scikit-learn's, MONAI's, kornia's and SciPy's."""
 
 from __future__ import annotations
 
@@ -16,12 +16,13 @@ _STYLES = {"equal": "green", "differs": "yellow", "not-applicable": "dim", "not-
 def conformance(
     framework: Optional[str] = typer.Option(
         None, "--framework", "-f",
-        help="Comma-separated frameworks to compare with: torch, jax (Optax), keras, sklearn. Default: all.",
+        help="Comma-separated frameworks to compare with: torch, jax (Optax), keras, sklearn, monai, kornia, scipy. "
+             "Default: all.",
     ),
     as_json: bool = typer.Option(False, "--json", help="Print the table as JSON (status, max_rel_diff, reason per cell)."),
     markdown: bool = typer.Option(False, "--markdown", help="Print the table as Markdown."),
 ) -> None:
-    """Compare every loss with PyTorch, Optax, Keras and scikit-learn on fixed inputs with edge cases.
+    """Compare every loss with PyTorch, Optax, Keras, scikit-learn, MONAI, kornia and SciPy on fixed inputs with edge cases.
 
     A cell is "equal (max rel. diff ...)" when the values agree on every input, or "differs: ..." with the input where they part, both values and the documented reason.
 

@@ -15,14 +15,20 @@ from typing import Any
 
 REGRESSION_METRICS = ("rmse", "mae", "median_ae", "r2")
 CLASSIFICATION_METRICS = ("accuracy", "macro_f1", "log_loss", "brier", "ece")
+# Binary tasks also get the area under the precision-recall curve of the positive class
+# (average precision): the metric that still discriminates when positives are rare.
+BINARY_METRICS = (*CLASSIFICATION_METRICS, "pr_auc")
 # Regression metrics of a predicted variance (gaussian_nll), only in the runs of losses that
 # predict one: the mean Gaussian negative log-likelihood of the test targets (lower is better)
-# and the share of them inside the central 95% interval (best at its target, 0.95).
-PREDICTIVE_METRICS = ("nll", "coverage_95")
-TARGET_VALUE = {"coverage_95": 0.95}
+# and the share of them inside the central 90% and 95% intervals (best at 0.90 and 0.95).
+PREDICTIVE_METRICS = ("nll", "coverage_90", "coverage_95")
+TARGET_VALUE = {"coverage_90": 0.90, "coverage_95": 0.95}
 # Metrics where larger is better; every other metric is an error to minimise, except those
 # with a TARGET_VALUE.
-HIGHER_IS_BETTER = frozenset({"r2", "accuracy", "macro_f1"})
+HIGHER_IS_BETTER = frozenset({"r2", "accuracy", "macro_f1", "pr_auc"})
+# Bumped when the lab's training or evaluation changes what a run produces: it is part of every
+# run key, so a store written by an older lab is never read back as if it were current.
+LAB_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -58,7 +64,7 @@ class RunConfig:
     target: str | None
     task: str  # resolved task: regression / binary / multiclass
     loss: LossSpec
-    model: str  # linear / mlp
+    model: str  # linear / mlp / gbdt
     seed: int
     epochs: int
     batch_size: int
@@ -74,6 +80,7 @@ class RunConfig:
 
         payload = dataclasses.asdict(self)
         payload["losskit_version"] = __version__
+        payload["lab_version"] = LAB_VERSION
         canonical = json.dumps(payload, sort_keys=True, default=str)
         return hashlib.sha256(canonical.encode()).hexdigest()[:24]
 
@@ -92,10 +99,26 @@ class RunResult:
     test_targets: list[Any]  # regression: floats; classification: integer labels
     test_predictions: list[Any]  # regression: floats; classification: per-class probabilities
     warnings: list[str] = field(default_factory=list)
+    # Learning dynamics, one value per epoch (per boosting round for gbdt): the clean validation
+    # metric named by ``monitor`` (rmse or macro_f1, in the targets' units), the L2 norm of the
+    # gradient of the training loss (mean over the epoch's steps) and the wall time since the
+    # start of training.
+    monitor: str = ""
+    val_metric: list[float] = field(default_factory=list)
+    grad_norm: list[float] = field(default_factory=list)
+    wall_time: list[float] = field(default_factory=list)
+    train_seconds: float = 0.0
+    # Every metric of the kept model on the clean validation split (what tuning chooses on) and
+    # on the training rows with their clean targets (the generalisation gap's training side).
+    val_metrics: dict[str, float] = field(default_factory=dict)
+    train_metrics: dict[str, float] = field(default_factory=dict)
+    # The comparison's label for this run when it differs from its loss's (a tuned loss's runs
+    # are shown as ``huber(delta=tuned)``); set by compare, never part of the key.
+    label: str = ""
 
     @property
     def loss_label(self) -> str:
-        return self.config.loss.label
+        return self.label or self.config.loss.label
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -123,6 +146,14 @@ class CompareResult:
     new_runs: int
     out_dir: str | None = None
     warnings: list[str] = field(default_factory=list)
+    # A sweep over a perturbation (see runner.compare's sweep=): levels, robustness curves per
+    # loss, a summary per level and from which level each loss beats the baseline; else None.
+    sweep: dict[str, Any] | None = None
+    # Tuned loss parameters (see runner.compare's params= with lists or "auto"): the grid, the
+    # value chosen per seed on the validation split and the validation curve; else None.
+    tuning: dict[str, Any] | None = None
+    # Every run trained for the comparison, including the tuning candidates not chosen.
+    all_runs: list[RunResult] = field(default_factory=list)
 
     @property
     def winner(self) -> str:

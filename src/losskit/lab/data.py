@@ -92,12 +92,79 @@ class Split:
     def to_original_units(self, predictions: np.ndarray) -> np.ndarray:
         return predictions * self.target_scale + self.target_center
 
+    def clean_train_targets(self, dataset: "Dataset") -> np.ndarray:
+        """The training rows' targets before any perturbation (original units or class indices)."""
+        return dataset.y[self.train_index].copy()
+
 
 # ------------------------------------------------------------------------------- built-in data
 
 
+# The bundled scikit-learn tables are read from scikit-learn's data folder directly: importing
+# sklearn.datasets costs a second or more, longer than a small comparison (tests check that
+# these arrays and names equal scikit-learn's loaders').
+_BREAST_CANCER_FEATURES = [
+    f"{kind} {name}" if kind != "error" else f"{name} error"
+    for kind in ("mean", "error", "worst")
+    for name in ("radius", "texture", "perimeter", "area", "smoothness", "compactness", "concavity",
+                 "concave points", "symmetry", "fractal dimension")
+]
+_WINE_FEATURES = ["alcohol", "malic_acid", "ash", "alcalinity_of_ash", "magnesium", "total_phenols", "flavanoids",
+                  "nonflavanoid_phenols", "proanthocyanins", "color_intensity", "hue", "od280/od315_of_diluted_wines",
+                  "proline"]
+_DIRECT = {
+    "load_diabetes": ["age", "sex", "bmi", "bp", "s1", "s2", "s3", "s4", "s5", "s6"],
+    "load_breast_cancer": _BREAST_CANCER_FEATURES,
+    "load_wine": _WINE_FEATURES,
+    "load_iris": ["sepal length (cm)", "sepal width (cm)", "petal length (cm)", "petal width (cm)"],
+    "load_digits": [f"pixel_{row}_{column}" for row in range(8) for column in range(8)],
+}
+
+
+def _sklearn_data_folder() -> str | None:
+    import importlib.util
+
+    spec = importlib.util.find_spec("sklearn")
+    locations = getattr(spec, "submodule_search_locations", None)
+    if not locations:
+        return None
+    folder = os.path.join(list(locations)[0], "datasets", "data")
+    return folder if os.path.isdir(folder) else None
+
+
+def _read_direct(loader_name: str) -> tuple[np.ndarray, np.ndarray, list[str], str, list[str]] | None:
+    """A bundled table read as scikit-learn's loader reads it, without importing scikit-learn."""
+    folder = _sklearn_data_folder()
+    if folder is None or loader_name not in _DIRECT:
+        return None
+    names = _DIRECT[loader_name]
+    try:
+        if loader_name == "load_diabetes":
+            X = np.loadtxt(os.path.join(folder, "diabetes_data_raw.csv.gz"))
+            y = np.loadtxt(os.path.join(folder, "diabetes_target.csv.gz"))
+            # load_diabetes(scaled=True): centred, unit variance, then divided by sqrt(n_samples).
+            X = (X - X.mean(axis=0)) / X.std(axis=0) / np.sqrt(X.shape[0])
+            return X, y, names, "target", []
+        if loader_name == "load_digits":
+            table = np.loadtxt(os.path.join(folder, "digits.csv.gz"), delimiter=",")
+            return table[:, :-1], table[:, -1].astype(np.int64), names, "target", [str(i) for i in range(10)]
+        file = {"load_breast_cancer": "breast_cancer.csv", "load_wine": "wine_data.csv", "load_iris": "iris.csv"}[loader_name]
+        with open(os.path.join(folder, file), encoding="utf-8") as handle:
+            header = handle.readline().strip().split(",")
+            table = np.loadtxt(handle, delimiter=",")
+    except (OSError, ValueError):
+        return None
+    classes = header[2:]
+    if table.shape[1] != len(names) + 1:
+        return None
+    return table[:, :-1], table[:, -1].astype(np.int64), names, "target", classes
+
+
 def _sklearn_bunch(loader_name: str) -> Callable[[], tuple[np.ndarray, np.ndarray, list[str], str, list[str]]]:
     def load() -> tuple[np.ndarray, np.ndarray, list[str], str, list[str]]:
+        direct = _read_direct(loader_name)
+        if direct is not None:
+            return direct
         import sklearn.datasets
 
         bunch = getattr(sklearn.datasets, loader_name)()
@@ -413,20 +480,29 @@ def prepare_split(
 
 
 def _split_indices(dataset: Dataset, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    from sklearn.model_selection import train_test_split
+    """Train / validation / test rows (60/20/20), stratified by class for classification.
 
+    NumPy only (scikit-learn's train_test_split would cost its import in every worker): each
+    class (all rows, for regression) is shuffled and cut in the split's proportions, rounding so
+    that every class with at least 3 rows has one in each part.
+    """
     n = len(dataset.y)
     if n < MIN_ROWS:
         raise ValueError(f"dataset {dataset.name!r} has {n} rows; the lab needs at least {MIN_ROWS}")
-    stratify = dataset.y if dataset.task != "regression" else None
-    state = int(rng.integers(2**31 - 1))
-    index = np.arange(n)
-    rest, test = train_test_split(index, test_size=SPLIT_FRACTIONS[2], random_state=state, stratify=stratify)
-    val_share = SPLIT_FRACTIONS[1] / (SPLIT_FRACTIONS[0] + SPLIT_FRACTIONS[1])
-    train, val = train_test_split(
-        rest, test_size=val_share, random_state=state, stratify=None if stratify is None else stratify[rest]
-    )
-    return np.sort(train), np.sort(val), np.sort(test)
+    groups = [np.arange(n)] if dataset.task == "regression" else [np.flatnonzero(dataset.y == c) for c in range(dataset.n_classes)]
+    parts: tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray]] = ([], [], [])
+    for members in groups:
+        members = rng.permutation(members)
+        size = len(members)
+        n_test = int(round(SPLIT_FRACTIONS[2] * size))
+        n_val = int(round(SPLIT_FRACTIONS[1] * size))
+        if size >= 3:
+            n_test, n_val = max(n_test, 1), max(n_val, 1)
+        parts[2].append(members[:n_test])
+        parts[1].append(members[n_test : n_test + n_val])
+        parts[0].append(members[n_test + n_val :])
+    train, val, test = (np.sort(np.concatenate(part)).astype(np.int64) for part in parts)
+    return train, val, test
 
 
 def robust_target_scaling(y: np.ndarray, *, center: bool) -> tuple[float, float]:

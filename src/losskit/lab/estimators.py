@@ -78,8 +78,13 @@ class _LossEstimator(BaseEstimator):
         loss = lk.get(self.loss)
         params = {name: _validated(loss, name, value) for name, value in (self.loss_params or {}).items()}
         params = {name: list(v) if isinstance(v, tuple) else v for name, v in params.items()}
-        if self.model not in MODELS:
-            raise ValueError(f"model must be one of {', '.join(MODELS)}; got {self.model!r}")
+        networks = [m for m in MODELS if m != "gbdt"]  # gbdt: use LightGBM with losskit.boosting's objective
+        if self.model not in networks:
+            raise ValueError(
+                f"model must be one of {', '.join(networks)}; got {self.model!r}"
+                + (" (for boosted trees use lightgbm.LGBMRegressor(objective=losskit.boosting.lightgbm_objective(loss)))"
+                   if self.model == "gbdt" else "")
+            )
         for name in ("hidden_units", "epochs", "batch_size", "patience"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:

@@ -24,12 +24,21 @@ from typing import Any
 
 import numpy as np
 
-MODELS = ("linear", "mlp")
+import losskit as lk
+
+MODELS = ("linear", "mlp", "gbdt")  # gbdt: LightGBM with the loss as its custom objective (see gbdt.py)
 HIDDEN_UNITS = 64
 ACTIVATIONS = ("linear", "softplus", "exp", "sigmoid", "softmax")
 
-# Losses whose labels must be non-negative: targets are scaled without centring for them.
-NONNEGATIVE_LABELS = ("non-negative", "counts")
+# Losses whose labels must be non-negative: targets are scaled without centring for them
+# ("positive": the gamma deviance's y > 0, which scaling without centring keeps).
+NONNEGATIVE_LABELS = ("non-negative", "counts", "positive")
+
+
+def lab_supports(loss: Any) -> bool:
+    """Whether the lab's table models can train ``loss`` at all (regression or classification,
+    one prediction per target); segmentation, embedding and row-wise losses need other models."""
+    return loss.task in ("regression", "binary", "multiclass") and loss.kind not in ("overlap", "rowwise")
 
 
 @dataclass(frozen=True)
@@ -80,6 +89,14 @@ def head_for(loss: Any, task: str, n_classes: int) -> tuple[Head, list[str]]:
     regression target, a binary loss on more than two classes, a loss on counts or logarithms
     on class labels.
     """
+    if loss.task in ("segmentation", "embedding") or loss.kind in ("overlap", "rowwise"):
+        # The lab's models map a feature row to one prediction per target; a loss over masks,
+        # embedding pairs or a vocabulary projection needs a model of that shape.
+        raise ValueError(
+            f"{loss.name} is a {loss.task} loss over {' and '.join(loss.inputs)}; the lab trains regression and "
+            "classification models on tables, so it cannot compare it. Use it in your own training loop "
+            f"(losskit.torch.{lk.class_name(loss.name)})"
+        )
     activations = prediction_activations(loss)
     if task == "regression":
         return _regression_head(loss, activations)

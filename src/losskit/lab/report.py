@@ -27,7 +27,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from ._types import (
-    CLASSIFICATION_METRICS, HIGHER_IS_BETTER, PREDICTIVE_METRICS, REGRESSION_METRICS, TARGET_VALUE,
+    BINARY_METRICS, CLASSIFICATION_METRICS, HIGHER_IS_BETTER, PREDICTIVE_METRICS, REGRESSION_METRICS, TARGET_VALUE,
     CompareResult, LossSpec, RunResult,
 )
 from .metrics import MIN_SEEDS_FOR_SIGNIFICANCE
@@ -43,7 +43,9 @@ METRIC_TITLES = {
     "brier": "Brier score",
     "ece": "ECE",
     "nll": "Gaussian NLL",
+    "coverage_90": "90% coverage",
     "coverage_95": "95% coverage",
+    "pr_auc": "PR-AUC",
 }
 
 # Settings keys and the `losskit compare` option that sets each, in the order --help lists them.
@@ -60,6 +62,8 @@ _COMMAND_OPTIONS = (
     ("outliers", "--outliers"),
     ("label_noise", "--label-noise"),
     ("imbalance", "--imbalance"),
+    ("sweep", "--sweep"),
+    ("baseline", "--baseline"),
     ("batch_size", "--batch-size"),
     ("learning_rate", "--learning-rate"),
     ("patience", "--patience"),
@@ -99,7 +103,7 @@ def metric_names(result: CompareResult) -> list[str]:
 
     The predictive metrics (of a predicted variance) come last, when a compared loss has them.
     """
-    canonical = (*REGRESSION_METRICS, *PREDICTIVE_METRICS) if result.task == "regression" else CLASSIFICATION_METRICS
+    canonical = (*REGRESSION_METRICS, *PREDICTIVE_METRICS) if result.task == "regression" else BINARY_METRICS
     first = result.summary[0] if result.summary else {}
     others = [m for m in canonical if f"{m}_mean" in first and m != result.primary_metric]
     return [result.primary_metric, *others]
@@ -174,9 +178,26 @@ def command_line(result: CompareResult) -> str:
     comparison after a default changes; loss parameters come from the runs' :class:`LossSpec`.
     """
     settings = dict(result.settings)
-    specs = _compared_specs(result, order=settings.get("losses"))
-    settings["losses"] = [spec.name for spec in specs.values()]
-    settings["params"] = [f"{spec.name}.{name}={value!r}" for spec in specs.values() for name, value in spec.params]
+    if settings.get("loss_names"):
+        # Written by compare: the names, and per loss its fixed values and tuning grids.
+        settings["losses"] = list(settings["loss_names"])
+        settings["params"] = [
+            f"{name}.{param}={_param_text(value)}"
+            for name, params in zip(settings["loss_names"], (settings.get("params") or {}).values())
+            for param, value in params.items()
+        ]
+    else:
+        specs = _compared_specs(result, order=settings.get("losses"))
+        settings["losses"] = [spec.name for spec in specs.values()]
+        settings["params"] = [f"{spec.name}.{name}={value!r}" for spec in specs.values() for name, value in spec.params]
+    sweep = settings.get("sweep")
+    if isinstance(sweep, dict) and sweep.get("levels"):
+        settings["sweep"] = f"{sweep['setting'].replace('_', '-')}=" + ",".join(
+            "none" if level is None else f"{level:g}" for level in sweep["levels"]
+        )
+    else:
+        settings["sweep"] = None
+        settings["baseline"] = None
     seeds = settings.get("seeds")
     if isinstance(seeds, (list, tuple)):
         # The command line takes a count (seeds 0..N-1) or the seeds themselves, comma-separated
@@ -198,6 +219,13 @@ def command_line(result: CompareResult) -> str:
     return shlex.join(words)
 
 
+def _param_text(value: Any) -> str:
+    """A loss parameter as ``--param`` reads it: a literal, or a tuning grid comma-separated."""
+    if isinstance(value, list):
+        return ",".join(repr(v) for v in value)
+    return repr(value)
+
+
 def library_versions() -> dict[str, str]:
     """Versions of the libraries that can change a result, read from the installed metadata."""
     from importlib import metadata
@@ -216,7 +244,7 @@ def library_versions() -> dict[str, str]:
 # ------------------------------------------------------------------------------- the entry point
 
 
-def write_report(result: CompareResult, out_dir: str | Path) -> dict[str, Path]:
+def write_report(result: CompareResult, out_dir: str | Path, *, progress: bool = False) -> dict[str, Path]:
     """Write the report of ``result`` into ``out_dir`` and return the paths written.
 
     Files: ``report.html`` (self-contained: figures and CSS embedded), ``results.json`` (the
@@ -237,15 +265,68 @@ def write_report(result: CompareResult, out_dir: str | Path) -> dict[str, Path]:
     paths = {"command": out / "command.txt", "json": out / "results.json", "html": out / "report.html"}
     paths["command"].write_text(command + "\n", encoding="utf-8")
     _write_json(result, command, versions, paths["json"])
-    parquet = _write_parquet(result, out / "results.parquet")
-    if parquet is not None:
-        paths["parquet"] = parquet
-    paths["html"].write_text(render_html(result, command=command, versions=versions), encoding="utf-8")
+    # The figures depend only on the runs and the settings: when neither changed since the last
+    # report in this folder (a rerun that reused every run), they are read back, not drawn again.
+    digest = result_digest(result)
+    cache = out / FIGURE_CACHE
+    figures = _cached_figures(cache, digest)
+    parquet_path = out / "results.parquet"
+    if figures is None or not parquet_path.exists():
+        parquet = _write_parquet(result, parquet_path)
+        if parquet is not None:
+            paths["parquet"] = parquet
+    elif parquet_path.exists():
+        paths["parquet"] = parquet_path
+    if figures is None:
+        figures = report_figures(result, progress=progress)
+        cache.write_text(json.dumps({"digest": digest, "figures": figures}), encoding="utf-8")
+    paths["html"].write_text(render_html(result, command=command, versions=versions, figures=figures), encoding="utf-8")
     return paths
+
+
+FIGURE_CACHE = "figures.json"
+
+
+def result_digest(result: CompareResult) -> str:
+    """A hash of everything a figure shows: the runs (by key: a key hashes every setting that can
+    change a run) with their labels, the ranking, and the settings (less how the runs were executed)."""
+    import hashlib
+
+    settings = {k: v for k, v in result.settings.items() if k not in ("jobs", "backend", "ray_address", "out")}
+    payload = {
+        "runs": [(run.key, run.loss_label) for run in result.runs],
+        "all": [run.key for run in result.all_runs],
+        "ranking": result.ranking,
+        "settings": settings,
+        "figures": FIGURES_VERSION,
+    }
+    return hashlib.sha256(json.dumps(json_safe(payload), sort_keys=True, default=str).encode()).hexdigest()[:32]
+
+
+# Bumped when a figure's drawing changes, so a cached figure of an older drawing is redrawn.
+FIGURES_VERSION = 1
+
+
+def _cached_figures(path: Path, digest: str) -> list[tuple[str, str, str]] | None:
+    try:
+        cached = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if cached.get("digest") != digest:
+        return None
+    return [tuple(figure) for figure in cached.get("figures", [])]
 
 
 def _write_json(result: CompareResult, command: str, versions: dict[str, str], path: Path) -> None:
     payload = result.to_dict()
+    # The tuning candidates that were not chosen are in runs.sqlite; here, only their keys.
+    chosen = {run.key for run in result.runs}
+    payload["all_runs"] = [run.key for run in result.all_runs] if result.all_runs else [run.key for run in result.runs]
+    payload["candidate_runs"] = [
+        {"key": run.key, "loss": run.config.loss.label, "seed": run.config.seed, "val_metrics": run.val_metrics,
+         "metrics": run.metrics}
+        for run in result.all_runs if run.key not in chosen
+    ]
     payload["command"] = command
     # The words as typed, when this process is the console script (not a Python API call).
     if Path(sys.argv[0]).name == "losskit":
@@ -288,19 +369,32 @@ def run_rows(result: CompareResult) -> list[dict[str, Any]]:
     Every row has every metric of the comparison (NaN where a loss has none, e.g. mse's
     coverage), so that the rows form one table: Parquet takes its columns from the first row.
     """
+    from .metrics import epochs_to_convergence, generalisation_gap
+
     names = list(dict.fromkeys(m for run in result.runs for m in run.metrics))
+    swept = (result.sweep or {}).get("setting")
     return [
         {
             "loss": run.loss_label,
+            **({swept: _level_of(run, swept)} if swept else {}),
+            "params": run.config.loss.label,
             "seed": run.config.seed,
             "key": run.key,
             "best_epoch": run.best_epoch,
             "epochs_run": len(run.train_loss),
+            "epochs_to_convergence": epochs_to_convergence(run.val_metric, run.monitor) if run.monitor else math.nan,
             "seconds": run.seconds,
+            "train_seconds": run.train_seconds,
+            "gap": generalisation_gap(run, result.primary_metric),
             **{m: run.metrics.get(m, math.nan) for m in names},
         }
         for run in result.runs
     ]
+
+
+def _level_of(run: RunResult, setting: str) -> Any:
+    value = getattr(run.config, setting)
+    return math.nan if value is None else float(value)
 
 
 def _write_parquet(result: CompareResult, path: Path) -> Path | None:
@@ -376,12 +470,129 @@ def figure_learning_curves(result: CompareResult):
     return figure
 
 
+def figure_dynamics(result: CompareResult):
+    """Learning dynamics on one scale for every loss: the clean validation metric per epoch, the
+    gradient norm per epoch and the validation metric against wall time, one line per run.
+
+    Unlike the losses, the validation metric (RMSE or macro F1 on clean data) is comparable
+    across losses, so the curves share axes: which loss gets good fastest, in epochs and in
+    seconds, and how large and how steady its gradients are.
+    """
+    import matplotlib.pyplot as plt
+
+    grouped = _runs_by_loss(result)
+    colors = _colors(list(grouped))
+    figure, (ax_metric, ax_norm, ax_time) = plt.subplots(1, 3, figsize=(12.0, 3.5), layout="constrained")
+    monitor = next((r.monitor for runs in grouped.values() for r in runs if r.monitor), "")
+    for label, runs in grouped.items():
+        for index, run in enumerate(runs):
+            epochs = np.arange(1, len(run.val_metric) + 1)
+            first = {"label": label} if index == 0 else {}
+            ax_metric.plot(epochs, run.val_metric, color=colors[label], lw=1.1, alpha=0.8, **first)
+            ax_norm.plot(np.arange(1, len(run.grad_norm) + 1), run.grad_norm, color=colors[label], lw=1.1, alpha=0.8)
+            ax_time.plot(run.wall_time[: len(run.val_metric)], run.val_metric[: len(run.wall_time)], color=colors[label], lw=1.1, alpha=0.8)
+    title = metric_title(monitor) if monitor else "metric"
+    ax_metric.set_title(f"clean validation {title} per epoch", fontsize=10)
+    ax_norm.set_title("gradient norm (mean over the epoch's steps)", fontsize=10)
+    ax_time.set_title(f"clean validation {title} against wall time", fontsize=10)
+    ax_metric.set_xlabel("epoch" if result.settings.get("model") != "gbdt" else "boosting round", fontsize=8)
+    ax_norm.set_xlabel("epoch" if result.settings.get("model") != "gbdt" else "boosting round", fontsize=8)
+    ax_time.set_xlabel("seconds since training started", fontsize=8)
+    _maybe_log_scale(ax_metric, [r.val_metric for runs in grouped.values() for r in runs])
+    _maybe_log_scale(ax_time, [r.val_metric for runs in grouped.values() for r in runs])
+    norms = [v for runs in grouped.values() for r in runs for v in r.grad_norm if math.isfinite(v) and v > 0]
+    if norms:
+        ax_norm.set_yscale("log")
+    for ax in (ax_metric, ax_norm, ax_time):
+        ax.tick_params(labelsize=7)
+        ax.grid(alpha=0.3)
+    ax_metric.legend(fontsize=7, frameon=False)
+    return figure
+
+
 def _maybe_log_scale(ax, curves: Sequence[Sequence[float]]) -> None:
     values = np.array([v for curve in curves for v in curve], dtype=float)
     values = values[np.isfinite(values)]
     # A loss that starts orders of magnitude above where it ends hides the end on a linear axis.
     if values.size and values.min() > 0 and values.max() / values.min() > 30:
         ax.set_yscale("log")
+
+
+def _level_positions(levels: Sequence[Any]) -> tuple[np.ndarray, list[str], bool]:
+    """x positions of sweep levels: the levels themselves, or ranks when one is ``none``."""
+    if any(level is None for level in levels):
+        return np.arange(len(levels), dtype=float), ["none" if lv is None else f"{lv:g}" for lv in levels], False
+    return np.asarray(levels, dtype=float), [f"{lv:g}" for lv in levels], True
+
+
+def figure_robustness(result: CompareResult):
+    """The robustness curve of each loss: the clean test metric against the perturbation level,
+    mean over seeds with ±1 std error bars; a ring marks the level from which a loss beats the
+    baseline significantly."""
+    import matplotlib.pyplot as plt
+
+    sweep = result.sweep or {}
+    levels = sweep.get("levels", [])
+    x, ticks, numeric = _level_positions(levels)
+    curves = sweep.get("curves", {})
+    colors = _colors([label for label in result.ranking if label in curves] + [l for l in curves if l not in result.ranking])
+    figure, ax = plt.subplots(figsize=(7.5, 4.0), layout="constrained")
+    offsets = np.linspace(-0.008, 0.008, len(curves)) * (np.ptp(x) or 1.0)
+    for offset, (label, curve) in zip(offsets, curves.items()):
+        marker = "s" if label == sweep.get("baseline") else "o"
+        ax.errorbar(x + offset, curve["mean"], yerr=curve["std"], color=colors[label], marker=marker, ms=4, lw=1.6,
+                    capsize=3, label=label + (" (baseline)" if label == sweep.get("baseline") else ""))
+        start = (sweep.get("from_level") or {}).get(label, {})
+        if start.get("found"):
+            index = levels.index(start["level"])
+            ax.plot(x[index] + offset, curve["mean"][index], "o", ms=11, mfc="none", mec=colors[label], mew=1.8)
+    ax.set_xticks(x, ticks)
+    setting = str(sweep.get("setting", "level")).replace("_", " ")
+    ax.set_xlabel(setting + (" (fraction of training targets)" if setting == "outliers" else ""), fontsize=9)
+    ax.set_ylabel(f"clean test {metric_title(result.primary_metric)} ({metric_direction(result.primary_metric)})", fontsize=9)
+    ax.tick_params(labelsize=8)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, frameon=False)
+    return figure
+
+
+def figure_tuning(result: CompareResult):
+    """Each tuned parameter's curve: the clean validation metric against its value (mean ± std
+    over seeds, other tuned parameters at their best), one line per sweep level; the chosen
+    values are listed in the tuning table."""
+    import matplotlib.pyplot as plt
+
+    panels = [(label, curve) for label, info in (result.tuning or {}).items() for curve in info["curves"]]
+    params = list(dict.fromkeys((label, curve["param"]) for label, curve in panels))
+    rows, columns = _grid(len(params))
+    figure, axes = plt.subplots(rows, columns, figsize=(4.2 * columns, 3.3 * rows), squeeze=False, layout="constrained")
+    levels = list(dict.fromkeys(curve["level"] for _, curve in panels))
+    level_colors = {level: _PALETTE[i % len(_PALETTE)] for i, level in enumerate(levels)}
+    for ax, (label, param) in zip(axes.flat, params):
+        for curve_label, curve in panels:
+            if (curve_label, curve["param"]) != (label, param):
+                continue
+            values = curve["values"]
+            numeric = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)
+            x = np.asarray(values, dtype=float) if numeric else np.arange(len(values), dtype=float)
+            level = curve["level"]
+            name = None if level is None and len(levels) == 1 else f"{(result.sweep or {}).get('setting', 'level')}={'none' if level is None else f'{level:g}'}"
+            ax.errorbar(x, curve["mean"], yerr=curve["std"], marker="o", ms=4, capsize=3, lw=1.5,
+                        color=level_colors[level], label=name)
+            if numeric and len(x) > 2 and x.min() > 0 and x.max() / x.min() >= 10:
+                ax.set_xscale("log")
+            if not numeric:
+                ax.set_xticks(x, [str(v) for v in values], fontsize=7)
+        ax.set_title(f"{label}: {param}", fontsize=10)
+        ax.set_xlabel(param, fontsize=8)
+        ax.set_ylabel(f"validation {metric_title(result.primary_metric)}", fontsize=8)
+        ax.tick_params(labelsize=7)
+        ax.grid(alpha=0.3)
+        if len(levels) > 1:
+            ax.legend(fontsize=7, frameon=False)
+    for ax in axes.flat[len(params):]:
+        ax.axis("off")
+    return figure
 
 
 def figure_metrics(result: CompareResult):
@@ -535,7 +746,7 @@ def loss_shape(spec: LossSpec, grid: np.ndarray) -> tuple[np.ndarray, np.ndarray
     if loss.task == "regression":
         y_true = np.ones_like(grid)
         y_pred = 1.0 + grid
-        if loss.label_format in ("non-negative", "counts"):
+        if loss.label_format in ("non-negative", "counts", "positive"):
             defined = y_pred > 0  # log and rate losses are undefined for non-positive predictions
             grid, y_true, y_pred = grid[defined], y_true[defined], y_pred[defined]
     elif loss.task == "binary":
@@ -619,8 +830,9 @@ def _shape_label(label: str, spec: LossSpec) -> str:
     return f"{label} ({', '.join(others)} = 1)" if others else label
 
 
-def report_figures(result: CompareResult) -> list[tuple[str, str, str]]:
-    """The report's figures as ``(id, caption, base64 PNG)``, in page order."""
+def report_figures(result: CompareResult, *, progress: bool = False) -> list[tuple[str, str, str]]:
+    """The report's figures as ``(id, caption, base64 PNG)``, in page order (with ``progress``, a
+    progress bar on stderr counts them)."""
     import matplotlib
 
     matplotlib.use("Agg", force=False)  # a report never needs a display
@@ -630,6 +842,10 @@ def report_figures(result: CompareResult) -> list[tuple[str, str, str]]:
          "Learning curves: training loss (top, perturbations included) and clean validation loss (bottom) "
          "per epoch, one line per seed; the dot marks the epoch early stopping kept. "
          "Each panel has its own scale: the losses are not comparable with each other, only their shapes."),
+        ("fig-dynamics", figure_dynamics,
+         "Learning dynamics: the clean validation metric per epoch (left) and against wall time (right), and "
+         "the gradient norm per epoch (centre, mean over the epoch's steps), one line per seed. "
+         "Unlike the losses, the metric is comparable across losses."),
         ("fig-metrics", figure_metrics,
          "Test metrics on the clean test split: mean over seeds, error bars ±1 standard deviation."),
         ("fig-residuals", figure_residuals,
@@ -646,7 +862,87 @@ def report_figures(result: CompareResult) -> list[tuple[str, str, str]]:
          + ("a bounded slope caps the pull of a gross outlier." if regression
             else "the slope shows how hard each loss pushes on misclassified and on already-correct samples.")),
     ]
-    return [(figure_id, caption, _png(make(result))) for figure_id, make, caption in spec]
+    if result.sweep:
+        setting = result.sweep["setting"].replace("_", " ")
+        spec.insert(0, ("fig-robustness", figure_robustness,
+                        f"Robustness curves: the clean test {metric_title(result.primary_metric)} against the {setting} "
+                        f"level, mean over seeds with ±1 std error bars; a ring marks the level from which a loss beats "
+                        f"the baseline {result.sweep['baseline']} (paired t-test over seeds, p < 0.05)."))
+    if result.tuning:
+        spec.insert(1 if result.sweep else 0, ("fig-tuning", figure_tuning,
+                    f"Tuned loss parameters: the clean validation {metric_title(result.primary_metric)} (validation split "
+                    "carved from the data before the test split; the test split is never used to choose) against each "
+                    "parameter's value, mean ± std over seeds."))
+    drawn: dict[int, str] = {}
+    advance = _figure_progress(len(spec)) if progress else None
+    try:
+        for index, png in _draw_all(result, spec):
+            drawn[index] = png
+            if advance is not None:
+                advance(spec[index][0])
+    finally:
+        if advance is not None:
+            advance(None)
+    return [(figure_id, caption, drawn[i]) for i, (figure_id, _, caption) in enumerate(spec)]
+
+
+# Figures are drawn in this many forked processes where the platform forks cheaply (Linux) and
+# there are cores: each figure is independent, and drawing is most of a report's time.
+REPORT_WORKERS = 2
+_DRAWING: tuple[Any, list] | None = None
+
+
+def _draw_one(index: int) -> tuple[int, str]:
+    assert _DRAWING is not None
+    result, spec = _DRAWING
+    return index, _png(spec[index][1](result))
+
+
+def _draw_all(result: CompareResult, spec: list) -> Any:
+    global _DRAWING
+    import multiprocessing
+    import os
+
+    workers = min(REPORT_WORKERS, os.cpu_count() or 1, len(spec))
+    if workers < 2 or not sys.platform.startswith("linux") or multiprocessing.current_process().daemon:
+        for index in range(len(spec)):
+            yield _draw_one_here(result, spec, index)
+        return
+    import matplotlib.pyplot  # noqa: F401  (with its fonts, once, before forking)
+
+    _DRAWING = (result, spec)
+    pool = multiprocessing.get_context("fork").Pool(workers)
+    try:
+        # The heaviest figures first, so the two processes finish together.
+        order = sorted(range(len(spec)), key=lambda i: spec[i][0] not in ("fig-learning-curves", "fig-residuals", "fig-reliability"))
+        yield from pool.imap_unordered(_draw_one, order, chunksize=1)
+        pool.close()
+    finally:
+        pool.terminate()
+        pool.join()
+        _DRAWING = None
+
+
+def _draw_one_here(result: CompareResult, spec: list, index: int) -> tuple[int, str]:
+    return index, _png(spec[index][1](result))
+
+
+def _figure_progress(total: int) -> Any:
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    bar = Progress(TextColumn("[bold]report"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                   TextColumn("{task.fields[last]}"), console=Console(file=sys.stderr))
+    bar.start()
+    task = bar.add_task("report", total=total, last="")
+
+    def advance(figure_id: str | None) -> None:
+        if figure_id is None:
+            bar.stop()
+        else:
+            bar.update(task, advance=1, last=figure_id)
+
+    return advance
 
 
 # ---------------------------------------------------------------------------------------- HTML
@@ -699,18 +995,27 @@ def _mean_std(row: dict[str, Any], metric: str) -> str:
     return f"{_e(format_value(mean))} <span class='std'>± {_e(format_value(std, 2))}</span>"
 
 
+# The summary's learning-dynamics columns, their titles and what they say.
+DYNAMICS_TITLES = {
+    "epochs_to_convergence": "epochs to converge",
+    "train_seconds": "train s",
+    "gap": "gap (train − test)",
+}
+
+
 def _metrics_table(result: CompareResult) -> str:
     metrics = metric_names(result)
+    dynamics = [c for c in DYNAMICS_TITLES if result.summary and f"{c}_mean" in result.summary[0]]
     head = "".join(
         f"<th class='{'primary' if m == result.primary_metric else ''}'>{_e(metric_title(m))} "
         f"{_e(metric_arrow(m))}</th>"
         for m in metrics
-    )
+    ) + "".join(f"<th title='{_e(_dynamics_help(c, result))}'>{_e(DYNAMICS_TITLES[c])}</th>" for c in dynamics)
     body = []
     for rank, (label, row) in enumerate(summary_by_loss(result).items(), start=1):
         cells = "".join(
             f"<td class='{'primary' if m == result.primary_metric else ''}'>{_mean_std(row, m)}</td>" for m in metrics
-        )
+        ) + "".join(f"<td>{_mean_std(row, c)}</td>" for c in dynamics)
         seeds = row.get("n_seeds", "")
         body.append(
             f"<tr class='{'winner' if rank == 1 else ''}'><td>{rank}</td><td class='left'>{_e(label)}</td>"
@@ -722,11 +1027,83 @@ def _metrics_table(result: CompareResult) -> str:
     )
 
 
+def _sweep_block(result: CompareResult) -> str:
+    sweep = result.sweep
+    if not sweep:
+        return ""
+    metric = result.primary_metric
+    levels = sweep["levels"]
+    head = "".join(f"<th>{_e(sweep['setting'].replace('_', '-'))}={_e('none' if lv is None else f'{lv:g}')}</th>" for lv in levels)
+    body = []
+    for label in result.ranking:
+        cells = []
+        for per_level in sweep["per_level"]:
+            row = next((r for r in per_level["summary"] if r["loss"] == label), {})
+            cells.append(f"<td>{_mean_std(row, metric)}</td>")
+        start = sweep["from_level"].get(label)
+        if label == sweep["baseline"]:
+            note = "baseline"
+        elif start and start.get("found"):
+            note = f"from {_e(_level_text(start['level']))} (p = {start['p_value']:.2g})"
+            if start.get("not_better_above"):
+                note += f"; not at {_e(', '.join(_level_text(lv) for lv in start['not_better_above']))}"
+        else:
+            note = "never"
+        body.append(f"<tr><td class='left'>{_e(label)}</td>{''.join(cells)}<td class='left'>{note}</td></tr>")
+    sentences = "".join(f"<li>{_e(info['sentence'])}</li>" for info in sweep["from_level"].values())
+    return (
+        f"<h2>Robustness sweep</h2><p>Clean test {_e(metric_title(metric))} per {_e(sweep['setting'].replace('_', ' '))} "
+        f"level (mean ± std over seeds). The ranking above pools every level.</p>"
+        f"<div class='scroll'><table id='sweep-table'><thead><tr><th class='left'>loss</th>{head}"
+        f"<th class='left'>beats {_e(sweep['baseline'])}</th></tr></thead><tbody>{''.join(body)}</tbody></table></div>"
+        f"<ul id='sweep-verdicts'>{sentences}</ul>"
+    )
+
+
+def _level_text(level: Any) -> str:
+    return "none" if level is None else f"{level:g}"
+
+
+def _tuning_block(result: CompareResult) -> str:
+    if not result.tuning:
+        return ""
+    parts = []
+    for label, info in result.tuning.items():
+        names = list(info["grid"])
+        grid = "; ".join(f"{n} ∈ {{{', '.join(map(str, v))}}}" for n, v in info["grid"].items())
+        swept = result.sweep["setting"] if result.sweep else None
+        head = (f"<th>{_e(swept.replace('_', '-'))}</th>" if swept else "") + "<th>seed</th>" + "".join(
+            f"<th>{_e(n)}</th>" for n in names) + f"<th>validation {_e(metric_title(info['metric']))}</th>"
+        rows = "".join(
+            "<tr>" + (f"<td>{_e(_level_text(row['level']))}</td>" if swept else "") + f"<td>{row['seed']}</td>"
+            + "".join(f"<td>{_e(row['params'][n])}</td>" for n in names)
+            + f"<td>{_e(format_value(row['validation']))}</td></tr>"
+            for row in info["chosen"]
+        )
+        parts.append(
+            f"<h3>{_e(label)}</h3><p>Grid: {_e(grid)}. Chosen per seed on the clean validation split "
+            f"(never the test split), ranked above at the chosen values.</p>"
+            f"<div class='scroll'><table class='tuning-table'><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table></div>"
+        )
+    return "<h2>Tuned loss parameters</h2>" + "".join(parts)
+
+
+def _dynamics_help(column: str, result: CompareResult) -> str:
+    title = metric_title(result.primary_metric)
+    return {
+        "epochs_to_convergence": "first epoch whose clean validation metric is within 1% of the run's best",
+        "train_seconds": "wall time of training (seconds)",
+        "gap": f"{title} on the training rows (clean targets) minus {title} on the clean test split",
+    }[column]
+
+
 def _settings_block(result: CompareResult) -> str:
     items = []
     for key, value in result.settings.items():
-        if key == "data" or value is None or value == [] or value == () or value == {}:
+        if key in ("data", "loss_names") or value is None or value == [] or value == () or value == {}:
             continue
+        if key == "sweep" and isinstance(value, dict):
+            value = f"{value['setting'].replace('_', '-')} = " + ", ".join(_level_text(lv) for lv in value["levels"])
         if key == "losses":
             value = ", ".join(value)
         elif key == "params":
@@ -767,7 +1144,10 @@ def _runs_table(result: CompareResult) -> str:
     )
 
 
-def render_html(result: CompareResult, *, command: str | None = None, versions: dict[str, str] | None = None) -> str:
+def render_html(
+    result: CompareResult, *, command: str | None = None, versions: dict[str, str] | None = None,
+    figures: Sequence[tuple[str, str, str]] | None = None,
+) -> str:
     """The report page as one self-contained HTML string (figures as base64 PNG, CSS inline)."""
     command = command if command is not None else command_line(result)
     versions = versions if versions is not None else library_versions()
@@ -781,10 +1161,10 @@ def render_html(result: CompareResult, *, command: str | None = None, versions: 
         f"{result.new_runs} runs trained, {result.reused_runs} finished runs reused from the store"
         if result.reused_runs else f"{result.new_runs} runs trained"
     )
-    figures = "".join(
+    figure_html = "".join(
         f"<figure id='{figure_id}'><img alt='{_e(caption)}' src='data:image/png;base64,{data}'>"
         f"<figcaption>{_e(caption)}</figcaption></figure>"
-        for figure_id, caption, data in report_figures(result)
+        for figure_id, caption, data in (report_figures(result) if figures is None else figures)
     )
     warnings = sorted({*result.warnings, *(w for run in result.runs for w in run.warnings)})
     warnings_block = (
@@ -806,8 +1186,10 @@ def render_html(result: CompareResult, *, command: str | None = None, versions: 
 </section>
 <h2>Ranking</h2>
 {_metrics_table(result)}
+{_sweep_block(result)}
+{_tuning_block(result)}
 <h2>Figures</h2>
-{figures}
+{figure_html}
 {warnings_block}
 <h2>Settings</h2>
 {_settings_block(result)}

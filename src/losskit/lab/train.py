@@ -14,7 +14,7 @@ import copy
 import math
 import time
 from dataclasses import dataclass, field
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import numpy as np
 
@@ -25,21 +25,25 @@ from .models import (
     NONNEGATIVE_LABELS, Head, activate, build_model, encode_labels, head_for, predictions_of, probabilities,
 )
 
-DEFAULT_LEARNING_RATE = {"linear": 1e-2, "mlp": 3e-3}
+# Adam step sizes of the networks; the shrinkage of each boosting round for gbdt.
+DEFAULT_LEARNING_RATE = {"linear": 1e-2, "mlp": 3e-3, "gbdt": 0.1}
 
 
 @dataclass
 class History:
-    """Per-epoch losses of a training run and where the kept weights come from."""
+    """Per-epoch losses and learning dynamics of a training run, and where the kept weights come from."""
 
     train_loss: list[float] = field(default_factory=list)
     val_loss: list[float] = field(default_factory=list)
+    val_metric: list[float] = field(default_factory=list)  # the monitor's value on the clean validation split
+    grad_norm: list[float] = field(default_factory=list)  # mean over the epoch's steps of the gradient's L2 norm
+    wall_time: list[float] = field(default_factory=list)  # seconds since training started, at the epoch's end
     best_epoch: int = -1  # index into the lists of the epoch whose weights were kept
     warnings: list[str] = field(default_factory=list)
 
 
 @contextlib.contextmanager
-def reproducible_torch(seed: int) -> Iterator[None]:
+def reproducible_torch(seed: int, device: str = "cpu") -> Iterator[None]:
     """Seed torch and make it deterministic and single-threaded for the block, then restore.
 
     One thread makes the sums inside matrix products run in one fixed order, so a run gives the
@@ -48,16 +52,21 @@ def reproducible_torch(seed: int) -> Iterator[None]:
     import torch
 
     threads = torch.get_num_threads()
-    deterministic = torch.are_deterministic_algorithms_enabled()
-    warn_only = torch.is_deterministic_algorithms_warn_only_enabled()
     torch.set_num_threads(1)
-    torch.use_deterministic_algorithms(True, warn_only=True)
     torch.manual_seed(seed)
+    # On one CPU thread every kernel the lab's models use is deterministic already; the switch
+    # matters for CUDA kernels only, and the first call of it imports torch's compiler (seconds).
+    switch = device != "cpu"
+    if switch:
+        deterministic = torch.are_deterministic_algorithms_enabled()
+        warn_only = torch.is_deterministic_algorithms_warn_only_enabled()
+        torch.use_deterministic_algorithms(True, warn_only=True)
     try:
         yield
     finally:
         torch.set_num_threads(threads)
-        torch.use_deterministic_algorithms(deterministic, warn_only=warn_only)
+        if switch:
+            torch.use_deterministic_algorithms(deterministic, warn_only=warn_only)
 
 
 def fit(
@@ -76,6 +85,7 @@ def fit(
     patience: int,
     seed: int,
     device: str = "cpu",
+    monitor: Callable[[Any], float] | None = None,
 ) -> History:
     """Train ``model`` with Adam on ``loss`` (a losskit Loss on torch tensors); early stopping.
 
@@ -83,6 +93,10 @@ def fit(
     stops after ``patience`` epochs without a lower validation loss (the same loss, computed by
     losskit) and the best weights are restored. Without it, all epochs run. A non-finite
     training loss stops training and keeps the best weights seen (with a warning).
+
+    ``monitor``, given the model's raw output on the validation rows, returns a metric that is
+    recorded per epoch (the lab's clean validation metric); it never steers training. The
+    history also records each epoch's mean gradient norm and the wall time.
     """
     import torch
 
@@ -95,10 +109,12 @@ def fit(
         Xv = torch.as_tensor(X_val, dtype=torch.float32, device=device)
         yv = encode_labels(head, y_val, device)
     generator = torch.Generator().manual_seed(seed)
-    optimizer = torch.optim.Adam(model.parameters(), lr=learning_rate)
+    optimizer = Adam(model.parameters(), lr=learning_rate)
     history = History()
     best_value, best_state, waited = math.inf, copy.deepcopy(model.state_dict()), 0
     n = X.shape[0]
+    parameters = [p for p in model.parameters() if p.requires_grad]
+    started = time.perf_counter()
 
     def loss_of(labels: Any, raw: Any) -> Any:
         return loss(labels, *predictions_of(activate(head, raw)), **params)
@@ -111,24 +127,37 @@ def fit(
         for epoch in range(epochs):
             model.train()
             order = torch.randperm(n, generator=generator).to(device)
-            total = 0.0
+            total, norms, steps = 0.0, 0.0, 0
             for start in range(0, n, batch_size):
                 rows = order[start : start + batch_size]
                 value = loss_of(y[rows], model(X[rows]))
                 optimizer.zero_grad(set_to_none=True)
                 value.backward()
+                with torch.no_grad():
+                    norms += float(torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(p.grad) for p in parameters if p.grad is not None])))
                 optimizer.step()
                 total += float(value.detach()) * len(rows)
+                steps += 1
             train_value = total / n
             history.train_loss.append(train_value)
+            history.grad_norm.append(norms / max(steps, 1))
             if not math.isfinite(train_value):
                 history.warnings.append(f"{loss.name}: the training loss became non-finite at epoch {epoch}; kept the best weights")
                 history.val_loss.append(math.nan)
+                history.val_metric.append(math.nan)
+                history.wall_time.append(time.perf_counter() - started)
                 break
             model.eval()
             with torch.no_grad():
-                monitored = float(loss_of(yv, model(Xv))) if has_val else train_value
+                if has_val:
+                    raw_val = model(Xv)
+                    monitored = float(loss_of(yv, raw_val))
+                    history.val_metric.append(float(monitor(raw_val)) if monitor is not None else math.nan)
+                else:
+                    monitored = train_value
+                    history.val_metric.append(math.nan)
             history.val_loss.append(monitored if has_val else math.nan)
+            history.wall_time.append(time.perf_counter() - started)
             if monitored < best_value:
                 best_value, best_state, waited = monitored, copy.deepcopy(model.state_dict()), 0
                 history.best_epoch = epoch
@@ -139,6 +168,43 @@ def fit(
     model.load_state_dict(best_state)
     model.eval()
     return history
+
+
+class Adam:
+    """``torch.optim.Adam`` with its defaults (betas 0.9 and 0.999, eps 1e-8, no weight decay),
+    the same single-tensor update op for op, so the same bits (a test checks it).
+
+    Constructing the first ``torch.optim`` optimizer imports torch's compiler stack (dynamo,
+    sympy: seconds, longer than a small comparison's training); this one imports nothing.
+    """
+
+    def __init__(self, params: Any, lr: float, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8) -> None:
+        import torch
+
+        self.params = [p for p in params if p.requires_grad]
+        self.lr, self.betas, self.eps, self.steps = float(lr), betas, eps, 0
+        self.state = [(torch.zeros_like(p), torch.zeros_like(p)) for p in self.params]
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        for p in self.params:
+            p.grad = None
+
+    def step(self) -> None:
+        import torch
+
+        beta1, beta2 = self.betas
+        self.steps += 1
+        step_size = self.lr / (1 - beta1**self.steps)
+        bias_correction2_sqrt = (1 - beta2**self.steps) ** 0.5
+        with torch.no_grad():
+            for p, (exp_avg, exp_avg_sq) in zip(self.params, self.state):
+                if p.grad is None:
+                    continue
+                grad = p.grad
+                exp_avg.lerp_(grad, 1 - beta1)
+                exp_avg_sq.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
+                denom = (exp_avg_sq.sqrt() / bias_correction2_sqrt).add_(self.eps)
+                p.addcdiv_(exp_avg, denom, value=-step_size)
 
 
 def predict_output(model: Any, head: Head, X: np.ndarray, device: str = "cpu") -> Any:
@@ -162,6 +228,10 @@ def loss_and_params(config: RunConfig) -> tuple[Any, dict[str, Any]]:
 
 def run_one(config: RunConfig, dataset: Dataset) -> RunResult:
     """Train and evaluate the run described by ``config`` on ``dataset``; the backends' unit of work."""
+    if config.model == "gbdt":
+        from .gbdt import run_gbdt
+
+        return run_gbdt(config, dataset)
     import torch  # noqa: F401  (imported before the clock starts: a worker's first import is not training time)
 
     started = time.perf_counter()
@@ -171,15 +241,24 @@ def run_one(config: RunConfig, dataset: Dataset) -> RunResult:
         dataset, config.seed, outliers=config.outliers, label_noise=config.label_noise,
         imbalance=config.imbalance, nonnegative_target=loss.label_format in NONNEGATIVE_LABELS,
     )
-    with reproducible_torch(config.seed):
+    monitor_name = M.PRIMARY_METRIC[config.task]
+    y_val_original = split.to_original_units(split.y_val) if head.task == "regression" else split.y_val
+
+    def monitor(raw: Any) -> float:
+        return monitor_metric(head, split, activate(head, raw), y_val_original)
+
+    with reproducible_torch(config.seed, config.device):
         model = build_model(config.model, split.X_train.shape[1], head.n_outputs).to(config.device)
         history = fit(
             model, head, loss, params, split.X_train, split.y_train, split.X_val, split.y_val,
             epochs=config.epochs, batch_size=config.batch_size, learning_rate=config.learning_rate,
-            patience=config.patience, seed=config.seed, device=config.device,
+            patience=config.patience, seed=config.seed, device=config.device, monitor=monitor,
         )
-        output = predict_output(model, head, split.X_test, config.device)
-    targets, predictions, metrics = _evaluate(head, split, output, loss, params)
+        outputs = [predict_output(model, head, X, config.device) for X in (split.X_test, split.X_val, split.X_train)]
+    train_seconds = history.wall_time[-1] if history.wall_time else 0.0
+    targets, predictions, metrics = evaluate(head, split, outputs[0], loss, params, split.y_test)
+    _, _, val_metrics = evaluate(head, split, outputs[1], loss, params, y_val_original)
+    _, _, train_metrics = evaluate(head, split, outputs[2], loss, params, split.clean_train_targets(dataset))
     return RunResult(
         key=config.key(),
         config=config,
@@ -191,23 +270,46 @@ def run_one(config: RunConfig, dataset: Dataset) -> RunResult:
         test_targets=targets,
         test_predictions=predictions,
         warnings=notes + history.warnings,
+        monitor=monitor_name,
+        val_metric=history.val_metric,
+        grad_norm=history.grad_norm,
+        wall_time=history.wall_time,
+        train_seconds=train_seconds,
+        val_metrics=val_metrics,
+        train_metrics=train_metrics,
     )
 
 
-def _evaluate(head: Head, split: Split, output: Any, loss: Any, params: dict[str, Any]) -> tuple[list, list, dict[str, float]]:
+def monitor_metric(head: Head, split: Split, output: Any, y_original: np.ndarray) -> float:
+    """The task's primary metric (rmse, macro_f1) of ``output`` against ``y_original``: the per-epoch monitor."""
+    if head.task == "regression":
+        first = predictions_of(output)[0].detach().cpu().double().numpy()
+        residual = split.to_original_units(first) - y_original
+        return float(np.sqrt(np.mean(residual**2)))
+    proba = probabilities(head, output)
+    return M.macro_f1(np.asarray(y_original), np.argmax(proba, axis=1), proba.shape[1])
+
+
+def evaluate(
+    head: Head, split: Split, output: Any, loss: Any, params: dict[str, Any], y_true: np.ndarray
+) -> tuple[list, list, dict[str, float]]:
+    """Targets, predictions (original units / class probabilities) and every metric of ``output``.
+
+    ``y_true`` are the rows' clean targets, in the original units for regression.
+    """
     if head.task == "regression":
         # The first prediction is the point prediction (gaussian_nll's mean): it alone is judged
         # by the point metrics, so a loss with several predictions ranks next to one with one.
         predictions = [p.detach().cpu().double().numpy() for p in predictions_of(output)]
         predicted = split.to_original_units(predictions[0])
-        metrics = M.regression_metrics(split.y_test, predicted)
+        metrics = M.regression_metrics(y_true, predicted)
         if "variance" in loss.inputs:
             # A variance in training units is one in original units times the scale squared;
             # the floor is the loss's, so the test sees the variance the training saw.
             scale2 = split.target_scale**2
             variance = predictions[loss.inputs.index("variance")] * scale2
             floor = float(params.get("eps", loss.defaults.get("eps", 0.0))) * scale2
-            metrics.update(M.predictive_metrics(split.y_test, predicted, variance, floor=floor))
-        return split.y_test.tolist(), predicted.tolist(), metrics
+            metrics.update(M.predictive_metrics(y_true, predicted, variance, floor=floor))
+        return np.asarray(y_true).tolist(), predicted.tolist(), metrics
     proba = probabilities(head, output)
-    return split.y_test.tolist(), proba.tolist(), M.classification_metrics(split.y_test, proba)
+    return np.asarray(y_true).tolist(), proba.tolist(), M.classification_metrics(y_true, proba)
