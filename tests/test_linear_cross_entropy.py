@@ -525,3 +525,15 @@ def test_benchmark_plan_skips_cells_estimated_too_long_or_too_large_and_names_th
     assert "GiB available" in reasons["torch-dense"]  # 4 GB of logits, three times over
     assert reasons["numpy-lk"] is None
     assert bench.floor_bytes(4096, 1024, 32000) == (4096 + 32000) * 1024 * 4
+
+
+def test_a_feature_axis_other_than_last_moves_hidden_only_and_keeps_the_bias_gradient():
+    rng = np.random.default_rng(7)
+    hidden = rng.normal(size=(3, 5, 4))  # (batch, features, time): the features at axis 1
+    weight, bias = rng.normal(size=(7, 5)), rng.normal(size=7)
+    labels = rng.integers(0, 7, size=(3, 4))
+    moved = lk.linear_cross_entropy.grad(labels, hidden, weight, bias=bias, axis=1)
+    last = lk.linear_cross_entropy.grad(labels, np.moveaxis(hidden, 1, -1), weight, bias=bias)
+    np.testing.assert_allclose(moved[0], np.moveaxis(last[0], -1, 1), rtol=1e-12)
+    np.testing.assert_allclose(moved[1], last[1], rtol=1e-12)
+    np.testing.assert_allclose(moved[2], last[2], rtol=1e-12)

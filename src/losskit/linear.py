@@ -447,8 +447,6 @@ def _run(setup, with_grad, want_lse=False):
 @reduced_reference(grad_params=("bias",))
 def _linear_cross_entropy(call):
     """The reduced value and ``(d/dhidden, d/dweight[, d/dbias])`` of a prepared call."""
-    if call.order >= 1 and call.axis is not None and call.params.get("bias") is not None:
-        raise ValueError("linear_cross_entropy with a bias needs the feature axis last (axis=-1)")
     setup = _Setup(call)
     losses, _, grads = _run(setup, call.order >= 1)
     return setup.reduce(losses), grads
