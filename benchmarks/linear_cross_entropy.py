@@ -9,7 +9,7 @@ Every measurement runs in a fresh subprocess (``--one METHOD N D V``): it builds
 runs the method once on tiny inputs (imports, lazy initialisation; JAX compiles the real shapes
 ahead of time), then runs forward+backward once to measure memory, then ``--repeats`` more times
 and keeps the fastest time. Memory is the peak resident set size above the inputs during the
-measured first run: ``ru_maxrss`` when the run set a new high-water mark, otherwise the RSS
+measured first run: the peak resident set (VmHWM) when the run set a new high-water mark, otherwise the RSS
 sampled every millisecond from ``/proc/self/statm``, with ``MALLOC_MMAP_THRESHOLD_`` set so that
 freed buffers go back to the system. NumPy methods also report tracemalloc's peak. On CUDA it is
 ``torch.cuda.max_memory_allocated`` above the inputs. The floor is the gradients themselves:
@@ -199,6 +199,15 @@ def _make_step(method: str, n: int, d: int, v: int):
 
 
 def _high_water() -> int:
+    # VmHWM, the peak resident set of this address space: ru_maxrss would carry over exec the
+    # high-water mark of the forked parent (a large runner process would mask every cell).
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
     import resource
 
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # KiB on Linux

@@ -163,6 +163,15 @@ def _sparse_softmax_cross_entropy_formula(y, x, params):
     return loss + np.where(keep, _z_loss_term(x, params), 0.0), norm
 
 
+def _linear_cross_entropy_formula(y, hidden, weight, params):
+    # The dense composition the fused loss streams: the logits of the head, then the sparse CE.
+    logits = hidden @ weight.T
+    if params.get("bias") is not None:
+        logits = logits + params["bias"]
+    rest = {k: v for k, v in params.items() if k not in ("bias", "chunk_size")}
+    return _sparse_softmax_cross_entropy_formula(y, logits, rest)
+
+
 def _sigmoid_focal_formula(y, x, params):
     p = _sigmoid(x)
     p_t = y * p + (1 - y) * (1 - p)
@@ -302,6 +311,7 @@ NUMPY_FORMULAS: dict[str, Callable] = {
     "softmax_cross_entropy": _softmax_cross_entropy_formula,
     "sparse_categorical_cross_entropy": lambda y, p, k: _sparse_cross_entropy(y, np.log(p), k),
     "sparse_softmax_cross_entropy": _sparse_softmax_cross_entropy_formula,
+    "linear_cross_entropy": _linear_cross_entropy_formula,
     "kl_divergence": lambda t, p, k: (np.sum(t * np.log(t / p), axis=-1), None),
     "kl_divergence_with_logits": lambda t, x, k: (np.sum(t * (np.log(t) - _log_softmax(x)), axis=-1), None),
     "categorical_hinge": lambda t, f, k: (
@@ -399,7 +409,10 @@ def test_every_parameter_is_checked_against_some_framework():
     ]
     # No framework has Barron's general loss at any alpha (kornia has four of them, compared in
     # tests/test_robust_and_deviance.py); its alpha and scale are checked against the NumPy formula.
-    assert unchecked == [("general_robust", "alpha"), ("general_robust", "scale")]
+    # PyTorch's F.linear_cross_entropy has no z-loss, and chunk_size changes no number: both are
+    # checked against the dense composition in tests/test_linear_cross_entropy.py.
+    assert unchecked == [("general_robust", "alpha"), ("general_robust", "scale"),
+                         ("linear_cross_entropy", "z_loss"), ("linear_cross_entropy", "chunk_size")]
 
 
 # -------------------------------------------------------------------------------- comparisons
