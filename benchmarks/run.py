@@ -5,6 +5,10 @@ One command writes the full tables and the README's summary::
     python -m benchmarks.run --size small --size large --out benchmarks/results-cpu.md --readme README.md
     python -m benchmarks.run --size large            # 10^7 elements; 2048 x 32000 logits
     python -m benchmarks.run --size smoke            # seconds; what the tests run
+    python -m benchmarks.run                         # the quick preset (batch 32): minutes, under 1 GB
+    python -m benchmarks.run --preset full --dry-run # print the plan (time, memory) and exit
+
+Every run prints its plan first: the preset's sizes, expected time and peak memory (PRESETS).
 
 The report starts with "Targets": each measured ratio against the targets of the performance
 issue (below); with ``--readme`` that summary also replaces the block between
@@ -65,6 +69,33 @@ SIZES = {
     # 262 MB, so every door and reference of one loss fits in memory together on a 24 GB machine.
     "large": (10**7, (2048, 32000), 3),
 }
+
+# Presets: the sizes run and their expected cost, printed before a run starts. "quick" measured
+# with /usr/bin/time -v on the 2-core VM while shared with other jobs (load ~4, the run got 50% of a
+# CPU: 8 min wall, ~4 min CPU, peak RSS 0.6 GB); "full" is the README's results command, measured
+# before (17 min, 22 GB peak: the 2048 x 32000 logits of every door and reference of one loss).
+PRESETS = {
+    # name: (sizes, expected wall time, expected peak memory)
+    "quick": (("small",), "about 5-8 min on 2 CPU cores", "about 0.6 GB"),
+    "full": (("small", "large"), "about 17 min on 2 CPU cores", "about 22 GB (needs a 24 GB machine)"),
+}
+
+
+def plan(preset: str | None, sizes: list[str] | None) -> str:
+    """The run's plan: what it measures and its expected time and memory, printed before starting."""
+    if sizes:
+        known = {PRESETS[name][0]: name for name in PRESETS}
+        name = known.get(tuple(sizes))
+        if name is None:
+            cost = ("large" in sizes and PRESETS["full"] or PRESETS["quick"])
+            return (f"benchmark plan: sizes {', '.join(sizes)}; expected at most {cost[1]}, peak memory at most "
+                    f"{cost[2]}")
+        preset = name
+    preset = preset or "quick"
+    run_sizes, time_text, memory_text = PRESETS[preset]
+    return (f"benchmark plan: preset {preset} (sizes {', '.join(run_sizes)}); expected time {time_text}, "
+            f"peak memory {memory_text}")
+
 
 # The targets of the performance issue, checked on the measured rows by summary().
 TORCH_SMALL_TARGET = 1.3  # batch 32: forward+backward within 1.3x of the native loss
@@ -686,9 +717,13 @@ def update_readme(path: str, block: str) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--preset", choices=tuple(PRESETS), default=None,
+                        help="quick (default: batch 32, " + PRESETS["quick"][1] + ", " + PRESETS["quick"][2]
+                             + ") or full (small and large, " + PRESETS["full"][1] + ", " + PRESETS["full"][2] + ")")
     parser.add_argument("--size", action="append", dest="sizes", choices=tuple(SIZES),
                         help="small (batch 32), large (10^7 elements, 2048 x 32000 logits) or smoke; repeatable "
-                             "(default: small)")
+                             "(overrides --preset)")
+    parser.add_argument("--dry-run", action="store_true", help="print the plan (expected time and memory) and exit")
     parser.add_argument("--out", help="write the Markdown report to this file (default: stdout)")
     parser.add_argument("--readme", help="also replace the summary block of this README")
     parser.add_argument("--loss", action="append", dest="losses", help="benchmark only this loss (repeatable)")
@@ -696,8 +731,12 @@ def main(argv: list[str] | None = None) -> int:
                         help="benchmark only this backend (repeatable)")
     parser.add_argument("--classes", type=int, help="number of classes for the losses over a class axis")
     args = parser.parse_args(argv)
+    sizes = args.sizes or list(PRESETS[args.preset or "quick"][0])
+    print(plan(args.preset, args.sizes), file=sys.stderr if not args.dry_run else sys.stdout, flush=True)
+    if args.dry_run:
+        return 0
     results = [run(size, args.losses, tuple(args.backends or ("numpy", "torch", "jax")), args.classes)
-               for size in args.sizes or ["small"]]
+               for size in sizes]
     block = summary(results)
     report = "## Targets\n\n" + block + "\n" + "\n".join(section(config, rows) for config, rows in results)
     if args.out:

@@ -1,9 +1,11 @@
-"""One implementation, every array library: NumPy, PyTorch, JAX and array-api-strict.
+"""One implementation, every array library: NumPy, PyTorch, JAX, TensorFlow, Dask and array-api-strict.
 
 array-api-strict implements the array API standard and nothing else, so a loss that passes here
 uses no NumPy-only function. Each library is compared with the float64 NumPy result, and the
 result must keep the caller's library, device and floating dtype (float16 and bfloat16 computed
-in float32). JAX runs in float64 here (conftest.py enables x64).
+in float32). JAX runs in float64 here (conftest.py enables x64). TensorFlow and Dask join when
+installed (tests/test_tensorflow.py and tests/test_dask.py test their gradients, tracing and
+memory); CuPy has tests/test_cupy.py, run where a CUDA device is.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import numpy as np
 import pytest
 
 import losskit as lk
+from losskit._array import device_of, namespace_of
 from _cases import make_case, param_cases, shapes, single_prediction
 
 torch = pytest.importorskip("torch")
@@ -61,8 +64,25 @@ JAX = Backend("jax", jnp.asarray, lambda x: np.asarray(x.astype(jnp.float32) if 
 STRICT = Backend("array_api_strict", xps.asarray, np.from_dlpack, lambda x: isinstance(x, type(xps.asarray(0.0))),
                  xps.float32, xps.float64)
 
-BACKENDS = [NUMPY, TORCH, JAX, STRICT]
-OTHER_BACKENDS = [TORCH, JAX, STRICT]
+OPTIONAL_BACKENDS = []
+try:
+    import tensorflow as tf
+except ImportError:  # pragma: no cover - the test extra installs it
+    tf = None
+else:
+    OPTIONAL_BACKENDS.append(Backend("tensorflow", tf.constant, lambda x: x.numpy(), lambda x: isinstance(x, tf.Tensor),
+                                     tf.float32, tf.float64))
+try:
+    import dask.array as da
+except ImportError:  # pragma: no cover
+    da = None
+else:
+    OPTIONAL_BACKENDS.append(Backend("dask", lambda x: da.from_array(x, chunks=(2,) + x.shape[1:] if x.ndim else ()),
+                                     lambda x: np.asarray(x.compute()), lambda x: isinstance(x, da.Array),
+                                     np.float32, np.float64))
+
+BACKENDS = [NUMPY, TORCH, JAX, STRICT, *OPTIONAL_BACKENDS]
+OTHER_BACKENDS = [TORCH, JAX, STRICT, *OPTIONAL_BACKENDS]
 NARROW = [(backend, dtype) for backend in (TORCH, JAX) for _, dtype in backend.narrow]
 NARROW_IDS = [f"{backend.name}-{name}" for backend in (TORCH, JAX) for name, _ in backend.narrow]
 
@@ -73,7 +93,7 @@ def _convert(backend: Backend, value, dtype=None):
         return value
     array = backend.asarray(value)
     if dtype is not None and np.issubdtype(value.dtype, np.floating):
-        array = array_api_compat.array_namespace(array).astype(array, dtype)
+        array = namespace_of(x=array).astype(array, dtype)
     return array
 
 
@@ -101,14 +121,14 @@ PARAMETRIZED_IDS = [f"{loss.name}-{params_id}" for loss, params_id, _ in PARAMET
 
 # ----------------------------------------------------------------------- same numbers everywhere
 
-# JAX sees the defaults only: its eager mode compiles each operation per shape and dtype, and the
-# parameters' code paths are library-independent array-API code that torch and array-api-strict
-# already run.
+# JAX, TensorFlow and Dask see the defaults only here: JAX's eager mode compiles each operation per
+# shape and dtype, and the parameters' code paths are library-independent array-API code that
+# torch and array-api-strict already run (test_tensorflow.py and test_dask.py run them all).
 MATCH_NUMPY = [
     (backend, loss, params_id, params)
     for loss, params_id, params in PARAMETRIZED
     for backend in OTHER_BACKENDS
-    if backend is not JAX or params_id == "defaults"
+    if backend in (TORCH, STRICT) or params_id == "defaults"
 ]
 
 
@@ -140,7 +160,7 @@ def test_result_keeps_the_callers_library_device_and_dtype(backend, precision, l
     for result in (value, grad, loss(y_true, y_pred, reduction=loss.reductions[0])):
         assert backend.is_array(result)
         assert result.dtype == dtype
-        assert array_api_compat.device(result) == array_api_compat.device(y_pred)
+        assert device_of(result) == device_of(y_pred)
     assert tuple(value.shape) == () and tuple(grad.shape) == tuple(y_pred.shape)
 
 

@@ -152,3 +152,11 @@ def test_readme_shows_the_summary_of_the_committed_results():
     committed = results[len("## Targets\n\n"):results.index("\n## losskit benchmark")].strip()
     shown = readme[readme.index(bench.README_START) + len(bench.README_START):readme.index(bench.README_END)].strip()
     assert shown == committed
+
+
+@pytest.mark.parametrize("preset", sorted(bench.PRESETS))
+def test_dry_run_prints_the_expected_time_and_memory(preset, capsys):
+    assert bench.main(["--preset", preset, "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    _, time_text, memory_text = bench.PRESETS[preset]
+    assert f"preset {preset}" in out and time_text in out and memory_text in out

@@ -8,6 +8,7 @@ the very function the console script calls, with the same error handling and exi
 
 import json
 import os
+import re
 import shutil
 import subprocess
 
@@ -74,7 +75,9 @@ def test_list_prints_every_catalog_loss_in_a_table(tmp_path):
     assert result.returncode == 0
     for loss in lk.catalog():
         assert loss.name in result.stdout
-    assert "robust to" in result.stdout and "prediction" in result.stdout
+        for alias in loss.aliases:
+            assert alias in result.stdout
+    assert re.search(r"^name \(aliases\)\s+task\s+space\s+labels\s+convex\s+robust", result.stdout, re.M)
 
 
 @needs_script
@@ -97,9 +100,17 @@ def test_show_prints_formulas_params_pitfalls_and_equivalents(tmp_path):
     result = run("show", "smooth_l1", cwd=tmp_path)
     assert result.returncode == 0
     loss = lk.smooth_l1
-    for text in ("beta", ">= 0", "torch.nn.SmoothL1Loss", "when to use", "Pitfalls", "References", "\\beta"):
+    for text in ("beta", ">= 0", "torch.nn.SmoothL1Loss", "when to use", "Pitfalls", "References", "β"):
         assert text in result.stdout, text
     assert loss.summary.split()[0] in result.stdout
+
+
+@needs_script
+def test_show_lists_the_array_libraries_every_loss_runs_on(tmp_path):
+    record = json.loads(run("show", "huber", "--json", cwd=tmp_path).stdout)
+    libraries = [entry["library"] for entry in record["runs_on"]]
+    assert {"NumPy", "PyTorch", "JAX", "TensorFlow", "Dask", "CuPy"} <= set(libraries)
+    assert "TensorFlow, Dask" in run("show", "huber", cwd=tmp_path).stdout
 
 
 @needs_script
@@ -234,3 +245,40 @@ def test_recommend_bad_input_gives_one_line_error(run_main, tmp_path, csv_text, 
 )
 def test_console_script_reports_bad_input_in_one_line_without_traceback(tmp_path, args, fragment):
     assert_one_line_error(run(*args, cwd=tmp_path), fragment)
+
+
+# -------------------------------------------------------------------------------- conformance
+
+
+def test_conformance_table_reports_progress_per_loss():
+    from losskit import conformance
+
+    calls = []
+    result = conformance.table(frameworks="scipy", progress=lambda done, total, name: calls.append((done, total, name)))
+    total = len(lk.catalog())
+    assert [c[0] for c in calls] == list(range(total + 1)) and {c[1] for c in calls} == {total}
+    assert [c[2] for c in calls[:-1]] == [loss.name for loss in lk.catalog()]
+    assert set(result.rows) <= {c[2] for c in calls}
+
+
+@pytest.mark.parametrize(("tty", "flags", "drawn"), [(True, [], True), (False, [], False), (True, ["--json"], False)],
+                         ids=["terminal", "piped", "json"])
+def test_conformance_draws_progress_only_on_a_terminal(run_main, monkeypatch, tty, flags, drawn):
+    import sys
+
+    from losskit import conformance
+
+    real_table = conformance.table
+    seen = []
+
+    def table(frameworks=None, progress=None):
+        seen.append(progress)
+        return real_table(frameworks="scipy", progress=progress)
+
+    monkeypatch.setattr(conformance, "table", table)
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: tty, raising=False)
+    result = run_main("conformance", "--framework", "scipy", *flags)
+    assert result.returncode == 0, result.stderr
+    assert (seen[0] is not None) == drawn
+    if not drawn:
+        assert result.stderr == ""

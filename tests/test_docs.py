@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 import re
 import subprocess
 import sys
@@ -178,7 +179,7 @@ def _python_blocks(page: str) -> list[str]:
     return re.findall(r"```python\n(.*?)```", (REPO / "docs" / page).read_text(), flags=re.S)
 
 
-@pytest.mark.parametrize("page", ["getting-started.md", "reductions.md", "lab.md", "training-loops.md"])
+@pytest.mark.parametrize("page", ["getting-started.md", "reductions.md", "lab.md", "training-loops.md", "backends.md"])
 def test_code_examples_of_the_hand_written_pages_run(page):
     blocks = _python_blocks(page)
     assert blocks
@@ -196,16 +197,114 @@ def test_huber_gradient_descent_example_recovers_the_weights(capsys):
 
 # ------------------------------------------------------------------------------- the build
 
-def test_mkdocs_build_strict_succeeds(tmp_path):
-    site = tmp_path / "site"
-    result = subprocess.run(
-        [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(site)],
-        cwd=REPO, capture_output=True, text=True, timeout=900,
-    )
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+@pytest.fixture(scope="module")
+def built_site(tmp_path_factory):
+    """One ``mkdocs build --strict`` per test session (it takes a minute or more), shared by the
+    pytest-xdist workers through their common temporary folder and a lock."""
+    import fcntl
+    import json
+
+    root = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        root = root.parent  # this session's folder, above each worker's own
+    site, outcome = root / "docs-site", root / "docs-site.json"
+    with open(root / "docs-site.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not outcome.exists():
+            result = subprocess.run(
+                [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(site)],
+                cwd=REPO, capture_output=True, text=True, timeout=900,
+            )
+            outcome.write_text(json.dumps({"returncode": result.returncode,
+                                           "output": result.stdout[-3000:] + result.stderr[-3000:]}))
+    built = json.loads(outcome.read_text())
+    assert built["returncode"] == 0, built["output"]
+    return site
+
+
+def test_mkdocs_build_strict_succeeds(built_site):
+    site = built_site
     huber = (site / "losses" / "huber" / "index.html").read_text()
     assert 'class="arithmatex"' in huber and "huber.svg" in huber
     assert (site / "losses" / "huber.svg").stat().st_size > 10_000
     assert "equal (max rel. diff" in (site / "conformance" / "index.html").read_text()
     for page in ("catalog", "advisor", "getting-started", "reductions"):
         assert (site / page / "index.html").exists()
+
+
+# ------------------------------------------------------------------------------------ the math
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+
+
+def _math_hook():
+    import importlib.util
+
+    pytest.importorskip("latex2mathml", reason="latex2mathml (the docs extra) is not installed")
+    spec = importlib.util.spec_from_file_location("typeset_math", REPO / "docs" / "hooks" / "typeset_math.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("loss", lk.catalog(), ids=lambda loss: loss.name)
+def test_every_formula_typesets_to_mathml_at_build_time(loss):
+    hook = _math_hook()
+    for latex in (loss.formula, loss.gradient_formula):
+        mathml = hook.latex_to_mathml(latex)  # raises on a command left untranslated
+        assert mathml.startswith("<math ") and 'display="block"' in mathml and mathml.endswith("</math>")
+
+
+def test_the_hook_replaces_the_latex_of_a_page():
+    hook = _math_hook()
+    page = '<p>x</p><div class="arithmatex">\\[\n\\ell = |e| &lt; \\delta\n\\]</div><span class="arithmatex">\\(a^2\\)</span>'
+    typeset = hook.typeset(page)
+    assert typeset.count("<math ") == 2 and "\\[" not in typeset and "\\(" not in typeset
+    assert "&#x02264;" not in typeset and "&#x0003C;" in typeset  # the escaped < read as <, not as text
+
+
+def test_the_site_loads_no_math_script_from_the_network():
+    config = (REPO / "mkdocs.yml").read_text()
+    assert "typeset_math.py" in config
+    assert not re.search(r"https?://", config.split("extra_javascript", 1)[-1] if "extra_javascript" in config else "")
+    assert "mathjax" not in config.lower() and "unpkg" not in config
+
+
+def test_built_pages_have_mathml_and_no_math_script(built_site):
+    huber = (built_site / "losses" / "huber" / "index.html").read_text()
+    assert huber.count("<math ") == 2 and "\\[" not in huber
+    for page in built_site.rglob("*.html"):
+        text = page.read_text()
+        assert "mathjax" not in text.lower() and "katex" not in text.lower(), page
+
+
+@pytest.mark.parametrize("name", ["huber", "tweedie_deviance", "info_nce", "modified_huber"])
+def test_a_built_loss_page_shows_typeset_math_offline_in_a_browser(built_site, name):
+    if not CHROMIUM.exists():
+        pytest.skip(f"no browser executable at {CHROMIUM}: apt-get install -y chromium")
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            # Offline: every request that is not a file of the built site fails.
+            page.route("**/*", lambda route: route.continue_() if route.request.url.startswith("file:")
+                       else route.abort())
+            page.goto((built_site / "losses" / name / "index.html").as_uri())
+            page.wait_for_load_state("load")
+            boxes = page.evaluate("""() => Array.from(document.querySelectorAll('.arithmatex math')).map(m => {
+                const box = m.getBoundingClientRect();
+                return {width: box.width, height: box.height, display: m.getAttribute('display'),
+                        layout: getComputedStyle(m).display}; })""")
+            fractions = page.evaluate("() => document.querySelectorAll('.arithmatex mfrac, .arithmatex msup').length")
+            text = page.evaluate("() => document.body.innerText")
+        finally:
+            browser.close()
+    assert len(boxes) == 2  # the formula and the gradient
+    for box in boxes:
+        assert box["display"] == "block" and box["layout"] in ("block math", "block")
+        assert box["width"] > 50 and box["height"] > 10
+    assert fractions > 0  # scripts and fractions laid out as MathML, not as text
+    for raw in ("\\[", "\\]", "\\ell", "\\frac", "\\begin", "\\hat"):
+        assert raw not in text, raw

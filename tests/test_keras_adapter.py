@@ -1,8 +1,9 @@
 """losskit.keras: one static keras.losses.Loss per catalog loss.
 
-The module runs on the backend Keras was imported with (JAX, from the root conftest);
+The module runs on the backend Keras was imported with (JAX unless KERAS_BACKEND says otherwise);
 ``test_model_fit_on_the_torch_backend`` reruns the ``model.fit`` tests in a subprocess with
-``KERAS_BACKEND=torch``, since Keras reads the backend once, at import.
+``KERAS_BACKEND=torch``, and ``test_the_tensorflow_backend`` the gradient, fit and save tests
+with ``KERAS_BACKEND=tensorflow``, since Keras reads the backend once, at import.
 """
 
 from __future__ import annotations
@@ -35,7 +36,8 @@ BACKEND = keras.backend.backend()
 # in their own module (tests/test_embedding.py).
 CLASS_AXIS = [loss for loss in CATALOG if loss.kind != "pointwise" and len(loss.inputs) == 1 and loss.has_target]
 
-jax_backend = pytest.mark.skipif(BACKEND != "jax", reason="jax.grad needs Keras's JAX backend")
+jax_backend = pytest.mark.skipif(BACKEND not in ("jax", "tensorflow"),
+                                 reason="the gradients are read with jax.grad or tf.GradientTape")
 
 
 def _keras_inputs(case):
@@ -129,6 +131,14 @@ def _value_cases():
 
 
 def _keras_value_and_grad(keras_loss, y_true, y_pred):
+    if BACKEND == "tensorflow":
+        import tensorflow as tf
+
+        y_pred = tf.constant(y_pred)
+        with tf.GradientTape() as tape:
+            tape.watch(y_pred)
+            value = keras_loss(tf.constant(y_true), y_pred)
+        return value, tape.gradient(value, y_pred)
     import jax
 
     return jax.value_and_grad(lambda p: keras_loss(y_true, p))(jax.numpy.asarray(y_pred))
@@ -136,7 +146,7 @@ def _keras_value_and_grad(keras_loss, y_true, y_pred):
 
 @jax_backend
 @pytest.mark.parametrize("loss, shape, params", _value_cases())
-def test_keras_loss_and_its_jax_grad_equal_the_functional_loss(loss, shape, params):
+def test_keras_loss_and_its_gradient_equals_the_functional_loss(loss, shape, params):
     case = make_case(loss, shape, params)
     # Keras's "sum_over_batch_size" divides by the number of terms and losskit's mean by the
     # summed class weights: with class weights, compare the sums.
@@ -309,6 +319,22 @@ def test_model_fit_reports_the_functional_loss_of_the_batch(setup):
     history = model.fit(x, y, epochs=1, batch_size=len(x), shuffle=False, verbose=0)
     np.testing.assert_allclose(history.history["loss"][0], expected, rtol=1e-5)
     assert any(not np.array_equal(b, a) for b, a in zip(before, model.get_weights())), "fit did not update the weights"
+
+
+@pytest.mark.skipif(BACKEND != "jax", reason="spawned once, from the JAX run")
+@pytest.mark.skipif(importlib.util.find_spec("tensorflow") is None, reason="needs tensorflow")
+def test_the_tensorflow_backend():
+    # Gradients through tf.GradientTape, model.fit (tf.function with an unknown batch axis) and a
+    # saved model's reload, on Keras's TensorFlow backend.
+    env = {**os.environ, "KERAS_BACKEND": "tensorflow", "TF_CPP_MIN_LOG_LEVEL": "3"}
+    env.pop("PYTEST_ADDOPTS", None)
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", __file__, "-k",
+         "model_fit_reports or saved_model_reloads or gradient_equals or channels_first or config_round_trip"],
+        env=env, capture_output=True, text=True, timeout=600, cwd=Path(__file__).parent.parent,
+    )
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+    assert " passed" in result.stdout and " skipped" not in result.stdout, result.stdout[-2000:]
 
 
 @pytest.mark.skipif(BACKEND != "jax", reason="spawned once, from the JAX run")

@@ -362,3 +362,52 @@ def test_help_shows_an_example():
     done = losskit("compare", "--help")
     assert done.returncode == 0
     assert "losskit compare --dataset diabetes --losses mse,huber,mae --outliers 0.2" in done.stdout
+
+
+# ------------------------------------------------------------------------- terminal width and defaults
+
+README_COMMAND = next(
+    line.split("&&")[-1].strip()
+    for line in (Path(__file__).resolve().parents[1] / "README.md").read_text().split("```bash\n", 1)[1].splitlines()
+    if "losskit compare" in line
+)
+
+
+def losskit_at(columns: int, *args: str | os.PathLike) -> subprocess.CompletedProcess:
+    """``losskit`` with ``COLUMNS=columns`` (output piped, as in a test or a log)."""
+    return subprocess.run(
+        [LOSSKIT, *map(str, args)], capture_output=True, text=True, timeout=TIMEOUT_S,
+        env={**ENV, "COLUMNS": str(columns)}, check=False,
+    )
+
+
+@pytest.mark.parametrize("columns", [80, 120])
+def test_readme_command_reads_at_the_terminal_width_with_rank_and_whole_cells(tmp_path, columns):
+    words = README_COMMAND.split()
+    assert words[:2] == ["losskit", "compare"]
+    done = losskit_at(columns, *words[1:], "--out", tmp_path / "report", "--no-progress")
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert max(len(line.rstrip()) for line in lines) <= columns, done.stdout
+    assert "…" not in done.stdout
+    for label in ("mean_squared_error", "mean_absolute_error", "huber"):
+        assert any(line.split()[1:2] == [label] for line in lines if line.split()), done.stdout
+    headers = [line.split() for line in lines if line.split()[:2] == ["#", "loss"]]
+    assert headers and all(h[:2] == ["#", "loss"] for h in headers), done.stdout
+    ranked = [line.split()[:2] for line in lines if line.split()[:1] in (["1"], ["2"], ["3"])]
+    assert {rank for rank, _ in ranked} == {"1", "2", "3"}, done.stdout
+    # Every metric and dynamics column is there, in one table or split over several.
+    header_words = " ".join(" ".join(h) for h in headers)
+    for title in ("RMSE", "MAE", "MedAE", "R²", "epochs", "gap"):
+        assert title in header_words, done.stdout
+    assert " wins on RMSE" in done.stdout or " ties with " in done.stdout
+
+
+@pytest.mark.parametrize(("dataset", "expected"), [
+    ("breast_cancer", ["hinge", "sigmoid_cross_entropy", "sigmoid_focal"]),
+    ("iris", ["sparse_poly1_cross_entropy", "sparse_softmax_cross_entropy", "sparse_softmax_focal"]),
+])
+def test_losses_default_by_task_when_omitted(tmp_path, dataset, expected):
+    payload = compare_json("--dataset", dataset, "--seeds", "1", "--epochs", "3", "--out", tmp_path / "report")
+    assert sorted(payload["ranking"]) == expected
+    assert payload["command"].count("--losses ") == 1

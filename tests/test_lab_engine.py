@@ -590,3 +590,16 @@ def _fake_run(label, seed, rmse):
     spec = lk.lab.LossSpec(label)
     config = dataclasses.replace(_config(), loss=spec, seed=seed)
     return RunResult("k", config, {"rmse": rmse}, [], [], 0, 0.0, [], [])
+
+
+def test_compare_result_repr_is_short_and_to_frame_has_a_row_per_loss_and_seed():
+    pd = pytest.importorskip("pandas")
+    result = quiet_compare(dataset="diabetes", losses="mse,mae", seeds=2, epochs=3)
+    text = repr(result)
+    assert len(text) < 400 and "diabetes" in text and result.winner in text
+    assert all(len(repr(run)) < 400 for run in result.runs)
+    frame = result.to_frame()
+    assert isinstance(frame, pd.DataFrame) and len(frame) == 4
+    assert set(frame["loss"]) == {row["loss"] for row in result.summary} and set(frame["seed"]) == {r.config.seed for r in result.runs}
+    per_loss = result.to_frame(per="loss")
+    assert list(per_loss["loss"]) == result.ranking

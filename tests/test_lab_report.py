@@ -287,6 +287,21 @@ def test_verdict_says_when_the_margin_is_within_the_noise():
     assert "within the seed-to-seed noise" in verdict(result)
 
 
+def test_verdict_states_a_tie_at_the_displayed_precision_as_a_tie():
+    result = hand_built_result({"mse": [2.00004, 2.00004, 2.00004], "huber": [2.00001, 2.00001, 2.00001]},
+                               {"significant": False, "p_value": 0.6, "n_seeds": 3})
+    sentence = verdict(result)
+    assert sentence.startswith("huber ties with mse on RMSE: 2.000 vs 2.000")
+    assert "wins" not in sentence and "lower" not in sentence
+
+
+def test_verdict_calls_a_win_a_win_when_the_displayed_values_differ():
+    result = hand_built_result({"mse": [2.001, 2.001, 2.001], "huber": [2.0, 2.0, 2.0]},
+                               {"significant": False, "p_value": 0.6, "n_seeds": 3})
+    sentence = verdict(result)
+    assert sentence.startswith("huber wins on RMSE: 2.000 vs 2.001 for mse") and "ties" not in sentence
+
+
 def test_verdict_asks_for_more_seeds_when_noise_cannot_be_estimated():
     result = hand_built_result({"mse": [3.0], "huber": [2.0]},
                                {"significant": False, "p_value": math.nan, "n_seeds": 1})

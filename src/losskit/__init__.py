@@ -7,6 +7,8 @@
 
 from __future__ import annotations
 
+from keyword import iskeyword as _iskeyword
+
 # Import order is catalog order: regression, then binary, then multiclass.
 from . import regression  # isort: skip
 from . import robust  # isort: skip
@@ -19,7 +21,7 @@ from . import linear  # isort: skip
 from ._array import value_checks
 from ._loss import LABEL_FORMATS, PREDICTION_SPACES, TASKS, Equivalent, Loss, Param
 from ._reduction import REDUCTIONS
-from ._kernels import reference_only
+from ._kernels import array_libraries, reference_only
 from ._registry import catalog, class_name, get, names, suggest
 from .binary import *  # noqa: F403
 from .distributional import *  # noqa: F403
@@ -43,6 +45,7 @@ __all__ = [
     "suggest",
     "value_checks",
     "reference_only",
+    "array_libraries",
     "class_name",
     "TASKS",
     "PREDICTION_SPACES",
@@ -71,6 +74,17 @@ _LAZY = {
     "torch": ("losskit.torch", None),
     "keras": ("losskit.keras", None),
 }
+
+# The aliases (lk.mse, lk.bce, ...) and the optional features are public too: listed here and in
+# dir() for tab completion, and resolved by __getattr__ below (`from losskit import *` included)
+# without loading anything at `import losskit`. The framework adapters (losskit.torch, .keras)
+# stay out of __all__: importing them needs the framework.
+_ALIASES = [alias for loss in catalog() for alias in loss.aliases if alias.isidentifier() and not _iskeyword(alias)]
+__all__ += [*_ALIASES, "plot", "recommend", "conformance", "lab", "boosting"]
+
+
+def __dir__() -> list[str]:
+    return sorted((set(globals()) - {"annotations"}) | set(__all__) | set(_LAZY))
 
 
 def __getattr__(name: str):

@@ -20,6 +20,7 @@ __all__ = [
     "Namespace",
     "namespace_of",
     "is_concrete",
+    "device_of",
     "value_checks",
     "floating_dtypes",
     "GRAD_DENOMINATOR_FLOOR",
@@ -53,7 +54,8 @@ def _library_name(xp: Namespace) -> str:
     """The array library of a namespace: "numpy", "torch", "jax", "cupy", "array_api_strict", ..."""
     name = _LIBRARY_NAMES.get(id(xp))
     if name is None:
-        name = getattr(xp, "__name__", type(xp).__name__).replace("array_api_compat.", "").split(".")[0]
+        name = getattr(xp, "LIBRARY_NAME", None) or (
+            getattr(xp, "__name__", type(xp).__name__).replace("array_api_compat.", "").split(".")[0])
         _LIBRARY_NAMES[id(xp)] = name
     return name
 
@@ -69,12 +71,38 @@ def _namespace_of_array(value: Any) -> Namespace | None:
     xp = _NAMESPACE_BY_TYPE.get(kind)
     if xp is not None:
         return xp
-    if kind in (bool, int, float, complex, list, tuple) or not array_api_compat.is_array_api_obj(value):
+    if kind in (bool, int, float, complex, list, tuple):
         return None
-    xp = array_api_compat.array_namespace(value)
+    if not array_api_compat.is_array_api_obj(value):
+        xp = _tensorflow_namespace(value)
+        if xp is None:
+            return None
+    else:
+        xp = array_api_compat.array_namespace(value)
+        if getattr(xp, "__name__", "") == "array_api_compat.dask.array":
+            from .backends import dask_namespace
+
+            xp = dask_namespace
     if len(_NAMESPACE_BY_TYPE) < 64:
         _NAMESPACE_BY_TYPE[kind] = xp
     return xp
+
+
+def _tensorflow_namespace(value: Any) -> Namespace | None:
+    """losskit's namespace for TensorFlow tensors and variables (array-api-compat has none)."""
+    tf = sys.modules.get("tensorflow")
+    if tf is None or not isinstance(value, (tf.Tensor, tf.Variable)):
+        return None
+    from .backends import tensorflow_namespace
+
+    return tensorflow_namespace
+
+
+def device_of(x: Any) -> Any:
+    """The device of an array, for creating new arrays next to it (TensorFlow included)."""
+    if _library_name(_namespace_of_array(x) or _NUMPY) == "tensorflow":
+        return x.device
+    return array_api_compat.device(x)
 
 
 def namespace_of(**named: Any) -> Namespace:
@@ -113,11 +141,14 @@ _NUMPY = array_api_compat.array_namespace(np.empty(0))
 def as_array(xp: Namespace, value: Any, arg_name: str, *, like: Any = None) -> Any:
     """Convert ``value`` to an array of ``xp`` on the device of ``like``; reject non-numbers."""
     if _namespace_of_array(value) is None:
-        device = array_api_compat.device(like) if like is not None else None
+        device = device_of(like) if like is not None else None
         try:
             value = xp.asarray(value, device=device) if device is not None else xp.asarray(value)
         except (TypeError, ValueError, RuntimeError) as exc:
             raise TypeError(f"{arg_name} must be numeric array-like; got {type(value).__name__}: {exc}") from None
+    elif _library_name(xp) == "tensorflow" and not isinstance(value, sys.modules["tensorflow"].Tensor):
+        # A tf.Variable: read it once, so that the tape records the read and the kernel sees a tensor.
+        value = sys.modules["tensorflow"].convert_to_tensor(value)
     if _dtype_kind(xp, value.dtype) is None:
         raise TypeError(f"{arg_name} must hold real numbers; got dtype {value.dtype}")
     return value
@@ -175,7 +206,7 @@ def floating_dtypes(xp: Namespace, *arrays: Any) -> tuple[Any, Any]:
     if floats:
         result = floats[0].dtype if len(floats) == 1 else xp.result_type(*floats)
     else:
-        device = array_api_compat.device(present[0]) if present else None
+        device = device_of(present[0]) if present else None
         result = xp.__array_namespace_info__().default_dtypes(device=device)["real floating"]
     compute = xp.float32 if xp.finfo(result).bits < 32 else result
     if len(_FLOAT_POLICY) < 256:
@@ -197,6 +228,9 @@ def is_concrete(x: Any) -> bool:
             return False
         if x.is_meta:
             return False
+    tf = sys.modules.get("tensorflow")
+    if tf is not None and isinstance(x, tf.Tensor) and tf.is_symbolic_tensor(x):
+        return False  # traced by tf.function
     return True
 
 

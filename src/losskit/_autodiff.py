@@ -30,6 +30,8 @@ def value(call: Any) -> Any:
         return _torch_value(call)
     if backend == "jax":
         return _jax_value(call)
+    if backend == "tensorflow":
+        return _tensorflow_value(call)
     return run(call)[0]
 
 
@@ -213,6 +215,89 @@ def _is_one(scalar: Any) -> bool:
     if transforms_active is None or transforms_active():
         return False
     return scalar.item() == 1.0
+
+
+# ------------------------------------------------------------------------------ TensorFlow
+
+def _tensorflow_value(call: Any) -> Any:
+    """The value under ``tf.custom_gradient``: tapes and ``tf.function`` see the analytic gradient.
+
+    Eagerly, a call no tape watches runs the kernel alone, and one whose labels, weights or other
+    array parameters are watched differentiates the reference expression (as on PyTorch). While
+    ``tf.function`` traces, which inputs a tape outside the function will differentiate is not
+    known, so the gradient of every floating input is defined; TensorFlow prunes those unused.
+    """
+    tf = sys.modules["tensorflow"]
+    from tensorflow.python.eager import record
+
+    call = call.replace(y_true=_tf_tensor(tf, call.y_true), weight=_tf_tensor(tf, call.weight),
+                        predictions=tuple(_tf_tensor(tf, p) for p in call.predictions),
+                        params={k: _tf_tensor(tf, v) for k, v in call.params.items()})
+    extra = _differentiable_params(call)
+    arrays = tuple(call.predictions) + tuple(call.params[name] for name in extra)
+    others = {"y_true": call.y_true, "weight": call.weight}
+    others.update((name, call.params[name]) for name in call.loss._array_params
+                  if name not in extra and call.params.get(name) is not None)
+    others = {k: v for k, v in others.items() if v is not None and v.dtype.is_floating}
+    tracing = not tf.executing_eagerly()
+    if not tracing:
+        if record.should_record_backprop(list(others.values())):
+            return run(call, reference=True)[0]
+        if not record.should_record_backprop(list(arrays)):
+            return run(call)[0]
+        others = {}
+    deferred = call.reduction == "none" and reference_style(call.loss) == "reduced"
+    other_names = tuple(others)
+
+    @tf.custom_gradient
+    def function(*inputs):
+        this = _with_others(_with_arrays(call, inputs[:len(arrays)]), dict(zip(other_names, inputs[len(arrays):])))
+        if deferred:
+            value = run(this.replace(order=0))[0]
+        else:
+            value, grads, _ = run(this.replace(order=1))
+
+        def backward(upstream):
+            if deferred:
+                weights = _upstream_weights(tf, this, tf.cast(upstream, value.dtype))
+                _, scaled, _ = run(this.replace(weight=weights, reduction="sum", order=1))
+                scaled = list(scaled)
+            else:
+                scaled = [g * _expand_to(tf, tf.cast(upstream, g.dtype), g.ndim) for g in grads]
+            if other_names:
+                scaled.extend(_tensorflow_reference_grads(tf, this, other_names, upstream))
+            return scaled
+
+        return value, backward
+
+    return function(*arrays, *others.values())
+
+
+def _tf_tensor(tf: Any, x: Any) -> Any:
+    # A variable read inside tf.custom_gradient would need a `variables` gradient of its own.
+    return tf.convert_to_tensor(x) if isinstance(x, tf.Variable) else x
+
+
+def _with_others(call: Any, others: dict) -> Any:
+    if not others:
+        return call
+    params = dict(call.params)
+    changes = {}
+    for name, value in others.items():
+        if name in ("y_true", "weight"):
+            changes[name] = value
+        else:
+            params[name] = value
+    return call.replace(params=params, **changes)
+
+
+def _tensorflow_reference_grads(tf: Any, call: Any, names: tuple, upstream: Any) -> list:
+    """Gradients of the labels, weights or array parameters: the reference expression, differentiated."""
+    inputs = [call.y_true if n == "y_true" else call.weight if n == "weight" else call.params[n] for n in names]
+    with tf.GradientTape() as tape:
+        tape.watch(inputs)
+        value = run(_with_others(call.replace(order=0), dict(zip(names, inputs))), reference=True)[0]
+    return list(tape.gradient(value, inputs, output_gradients=tf.cast(upstream, value.dtype)))
 
 
 # ------------------------------------------------------------------------------------- JAX

@@ -42,7 +42,7 @@ from ._reduction import reduce
 
 __all__ = [
     "Kernel", "register_kernel", "kernels", "select", "load_backend", "reference_only", "run", "STYLES",
-    "reduced_reference", "reference_style", "grad_params",
+    "reduced_reference", "reference_style", "grad_params", "LIBRARIES", "array_libraries",
 ]
 
 STYLES = ("elementwise", "reduced", "native")
@@ -134,6 +134,23 @@ def kernels(loss: str | None = None, backend: str | None = None) -> list[Kernel]
         for kernel in entries
         if (loss is None or loss_name == loss) and (backend is None or backend_name == backend)
     ]
+
+
+# Every array library a loss runs on, and how its gradient reaches that library's autodiff.
+LIBRARIES = {
+    "numpy": ("NumPy", "the reference kernel; analytic .grad"),
+    "torch": ("PyTorch", "one autograd.Function with the analytic gradient"),
+    "jax": ("JAX", "jax.custom_jvp: jit, grad, vmap"),
+    "tensorflow": ("TensorFlow", "tf.custom_gradient: GradientTape, tf.function"),
+    "dask": ("Dask", "lazy and chunked; reductions exact across chunks"),
+    "cupy": ("CuPy", "through array-api-compat, on the GPU"),
+    "array_api_strict": ("array-api-strict", "the standard and nothing else"),
+}
+
+
+def array_libraries() -> list[tuple[str, str]]:
+    """``(library, how)`` for every array library the catalog runs on (each loss runs on all)."""
+    return list(LIBRARIES.values())
 
 
 def load_backend(backend: str) -> None:

@@ -166,6 +166,20 @@ class Loss:
     def defaults(self) -> dict[str, Any]:
         return dict(self._defaults)
 
+    @property
+    def formula_text(self) -> str:
+        """:attr:`formula` as Unicode text for terminals: ``ℓ = ½e² if |e| ≤ δ, else δ(|e| − ½δ), …``."""
+        from ._formula import latex_to_text
+
+        return latex_to_text(self.formula)
+
+    @property
+    def gradient_formula_text(self) -> str:
+        """:attr:`gradient_formula` as Unicode text for terminals (see :attr:`formula_text`)."""
+        from ._formula import latex_to_text
+
+        return latex_to_text(self.gradient_formula)
+
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         return self.evaluate(self.prepare(args, kwargs, order=0))[0]
 
@@ -315,8 +329,9 @@ class Loss:
                 moved = True
         loss_shape = self._check_shapes(xp, y_true, predictions, params)
         backend = _library_name(xp)
-        if integer_labels and backend == "torch" and y_true.dtype != xp.int64:
-            y_true = xp.astype(y_true, xp.int64)  # torch's gather and take index with int64 only
+        if integer_labels and backend in ("torch", "tensorflow") and y_true.dtype != xp.int64:
+            # torch's gather and take index with int64 only; TensorFlow compares only equal dtypes.
+            y_true = xp.astype(y_true, xp.int64)
 
         # Values are checked as given, so tolerances (rows summing to 1) follow the caller's
         # precision: a bfloat16 softmax row is off by up to 2^-8, beyond float32's tolerance.
@@ -478,7 +493,8 @@ class Loss:
         lines = [self.summary, ""]
         if self.description:
             lines += [textwrap.dedent(self.description).strip(), ""]
-        lines += [f"Formula: {self.formula}", f"Gradient: {self.gradient_formula}", ""]
+        # Unicode for help() and terminals; the docs site typesets the LaTeX itself.
+        lines += [f"Formula: {self.formula_text}", f"Gradient: {self.gradient_formula_text}", ""]
         lines += ["Parameters", "----------"]
         if self.has_target:
             lines += ["y_true : array", f"    {LABEL_FORMATS[self.label_format]}; {shape_true}."]

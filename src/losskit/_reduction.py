@@ -65,7 +65,11 @@ def reduce(
 
     if reduction == "mean":
         if weight is None and norm is None:
-            denominator = float(max(_size(loss), 1))
+            size = _size(loss)
+            if size is None:  # an axis of unknown length (TensorFlow's traced batch axis)
+                denominator = xp.maximum(xp.sum(xp.ones_like(loss)), 1.0)
+            else:
+                denominator = float(max(size, 1))
             value = xp.sum(weighted) / denominator
             scale = 1.0 / denominator
         else:
@@ -81,7 +85,7 @@ def reduce(
     def scaled(derivatives):
         if derivatives is None or scale is None:
             return derivatives
-        if isinstance(scale, float):
+        if isinstance(scale, float) or scale.ndim == 0:
             return tuple(d * scale for d in derivatives)
         return tuple(d * expand_weight(xp, scale, d.ndim) for d in derivatives)
 
@@ -97,8 +101,10 @@ def reduce(
     return value, grads, hessians
 
 
-def _size(x: Any) -> int:
+def _size(x: Any) -> int | None:
     size = 1
     for dim in x.shape:
+        if dim is None:
+            return None
         size *= int(dim)
     return size

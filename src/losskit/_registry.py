@@ -39,8 +39,27 @@ def get(name: str | Loss) -> Loss:
         raise TypeError(f"name must be a string; got {type(name).__name__}")
     loss = _BY_NAME.get(_key(name))
     if loss is None:
-        raise ValueError(f"unknown loss {name!r}{_suggestion(name)}; `losskit.names()` lists every name")
+        raise UnknownLossError(name)
     return loss
+
+
+class UnknownLossError(ValueError):
+    """A name that is no loss of the catalog; the message offers the closest names.
+
+    ``message(listing)`` words the hint at the end for another interface (the command line says
+    ``losskit list`` where Python says ``losskit.names()``).
+    """
+
+    def __init__(self, name: str):
+        self.name = name
+        self.suggestions = suggest(name)
+        super().__init__(self.message("`losskit.names()` lists every name"))
+
+    def message(self, listing: str) -> str:
+        return f"unknown loss {self.name!r}{_suggestion(self.name)}; {listing}"
+
+    def __reduce__(self):  # pickled across worker processes by its name, not its message
+        return UnknownLossError, (self.name,)
 
 
 def suggest(name: str, n: int = 3) -> list[str]:

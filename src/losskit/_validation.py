@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import sys
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -42,10 +43,24 @@ def check_class_axis(y_pred: Any, pred_name: str) -> None:
         )
 
 
+def _channels_first(true_shape: tuple, pred_shape: tuple) -> bool:
+    """Labels (N, d1, ...) against PyTorch's (N, C, d1, ...) read with the class axis last."""
+    return len(pred_shape) >= 3 and true_shape == pred_shape[:1] + pred_shape[2:]
+
+
+_AXIS_1 = "PyTorch's channels-first (N, C, d1, ...) layout has its class axis at 1: pass axis=1"
+
+
 def check_dense_labels_shape(y_true: Any, y_pred: Any, pred_name: str, sparse_name: str) -> None:
     true_shape, pred_shape = tuple(y_true.shape), tuple(y_pred.shape)
     if true_shape == pred_shape:
         return
+    if _channels_first(true_shape, pred_shape):
+        raise ValueError(
+            f"y_true has shape {_shape(true_shape)}, which looks like integer class labels for {pred_name} "
+            f"of shape {_shape(pred_shape)} with its classes on axis 1; {_AXIS_1} to {sparse_name} for integer "
+            f"labels, or one-hot encode y_true to {_shape(pred_shape)} and pass axis=1 here"
+        )
     if true_shape == pred_shape[:-1]:
         raise ValueError(
             f"y_true has shape {_shape(true_shape)}, which looks like integer class labels for {pred_name} "
@@ -64,6 +79,8 @@ def check_sparse_labels_shape(y_true: Any, y_pred: Any, pred_name: str, dense_na
         return
     if true_shape == pred_shape:
         hint = f"these look like one-hot labels: use {dense_name}, or pass y_true.argmax(-1)"
+    elif _channels_first(true_shape, pred_shape):
+        hint = f"{_AXIS_1} (the class axis of {pred_name}; the default, axis=-1, takes the classes last)"
     elif true_shape == pred_shape[:-1] + (1,):
         hint = f"drop the trailing axis of y_true: y_true[..., 0] has shape {_shape(pred_shape[:-1])}"
     else:
@@ -130,6 +147,7 @@ class Domain:
             smallest, largest = xp.min(x), xp.max(x)
             if not is_concrete(smallest):  # jax.jit: a closed-over concrete x still traces
                 return
+            smallest, largest = _read_together(smallest, largest)
             if self.contains(_scalar(smallest), _scalar(largest)):
                 return
         bad = self.violations(xp, x)
@@ -139,6 +157,14 @@ class Domain:
                 f"{arg_name} must be {self.description}; found {_first_offender(xp, bad, x)}"
                 + (f". {hint}" if hint else "")
             )
+
+
+def _read_together(*arrays: Any) -> tuple:
+    """Lazy (Dask) reductions computed in one pass over the data instead of one pass each."""
+    dask = sys.modules.get("dask")
+    if dask is not None and dask.is_dask_collection(arrays[0]):
+        return dask.compute(*arrays)
+    return arrays
 
 
 def _scalar(x: Any) -> float:
@@ -154,6 +180,7 @@ def check_index_range(xp: Namespace, labels: Any, num_classes: int, ignore_index
     smallest, largest = xp.min(labels), xp.max(labels)
     if not is_concrete(smallest):
         return
+    smallest, largest = _read_together(smallest, largest)
     if 0 <= int(smallest) and int(largest) < num_classes:
         return
     ok = (labels >= 0) & (labels < num_classes)

@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from ._errors import ArgumentError
 from ._loss import TASKS
 
 __all__ = [
@@ -544,8 +545,13 @@ def recommend(
     profile = _build_profile(task, output_activation, outliers, imbalance, need, data)
     recommendations = _apply_rules(rules, profile, data)
     if not recommendations:
-        raise ValueError(f"no rule of the advisor fits {_describe(profile)}; state a different --need or --task")
+        raise ArgumentError(f"no rule of the advisor fits {_escape(_describe(profile))}; state a different {{need}} or {{task}}")
     return Advice(tuple(recommendations), profile, data)
+
+
+def _escape(text: str) -> str:
+    """``text`` inside an :class:`ArgumentError` template (braces are not placeholders)."""
+    return text.replace("{", "{{").replace("}", "}}")
 
 
 def _check_choice(name: str, value: Any, choices: Sequence[str]) -> None:
@@ -559,14 +565,14 @@ def _build_profile(task, output_activation, outliers, imbalance, need, data: Dat
     if task is None and need in _REGRESSION_NEEDS:
         task = "regression"
     if task is None:
-        raise ValueError("the task is unknown: state it (task='regression', 'binary' or 'multiclass') or give target data")
+        raise ArgumentError("the task is unknown: state it ({task:regression}, {task:binary} or {task:multiclass}) or give target data ({csv} and {target})")
     activation = "linear" if output_activation == "none" else output_activation
     if activation == "softmax" and task == "regression":
-        raise ValueError("output_activation='softmax' outputs class probabilities; it does not fit task='regression'")
+        raise ArgumentError("{output_activation:softmax} outputs class probabilities; it does not fit {task:regression}")
     if need in _REGRESSION_NEEDS and task != "regression":
-        raise ValueError(f"need={need!r} asks for a regression loss, but the task is {task!r}")
+        raise ArgumentError(f"{{need:{need}}} asks for a regression loss, but the task is {task!r}")
     if need == "calibrated-probabilities" and task == "regression":
-        raise ValueError("need='calibrated-probabilities' asks for a classification loss, but the task is 'regression'")
+        raise ArgumentError("{need:calibrated-probabilities} asks for a classification loss, but the task is 'regression'")
     from_data = data if data is not None and data.task == task else None
     numeric = from_data if from_data is not None and task == "regression" else None
     counts = True if need == "counts" else (numeric.counts if numeric else None)
@@ -715,7 +721,7 @@ def _to_float(value: Any) -> float | None:
 
 def _profile_labels(labels: list[str], task: str | None, name: str) -> DataProfile:
     if task == "regression":
-        raise ValueError(f"target {name!r} holds text labels; a regression task needs numbers (or state task=binary/multiclass)")
+        raise ArgumentError(f"target {_escape(repr(name))} holds text labels; a regression task needs numbers (or state {{task:binary}} or {{task:multiclass}})")
     counts = Counter(labels)
     classes = tuple(sorted(counts))
     return _classification_profile(len(labels), "categorical", classes, [counts[c] for c in classes], task, name)
@@ -740,7 +746,7 @@ def _classification_profile(n: int, kind: str, classes: tuple, counts: list[int]
     inferred = "binary" if len(classes) == 2 else "multiclass"
     task = task or inferred
     if task == "binary" and inferred == "multiclass":
-        raise ValueError(f"target {name!r} has {len(classes)} classes; a binary task needs exactly two (state task='multiclass')")
+        raise ArgumentError(f"target {_escape(repr(name))} has {len(classes)} classes; a binary task needs exactly two (state {{task:multiclass}})")
     shares = ", ".join(f"{_plain(c)}: {k} ({k / n:.1%})" for c, k in zip(classes, counts))
     ratio = max(counts) / min(counts)
     balance = "imbalanced" if ratio >= IMBALANCE_RATIO else "balanced enough"

@@ -306,6 +306,8 @@ sigmoid_cross_entropy = register(Loss(
         Equivalent("keras", "keras.losses.BinaryCrossentropy(from_logits=True, label_smoothing=label_smoothing)", "equal"),
         Equivalent("optax", "optax.losses.sigmoid_binary_cross_entropy(logits, y_true).mean()", "equal"),
         Equivalent("sklearn", "SGDClassifier(loss='log_loss')", "equal", "the per-sample loss of SGD"),
+        Equivalent("tensorflow", "tf.nn.sigmoid_cross_entropy_with_logits(labels=y_true, logits=logits)", "equal",
+                   "with pos_weight: tf.nn.weighted_cross_entropy_with_logits(..., pos_weight=pos_weight)"),
     ),
     references=("https://pytorch.org/docs/stable/generated/torch.nn.BCEWithLogitsLoss.html",),
     example="""

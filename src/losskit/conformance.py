@@ -28,7 +28,7 @@ from __future__ import annotations
 import importlib.util
 import math
 from dataclasses import dataclass
-from typing import Any, Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping
 
 import numpy as np
 
@@ -41,15 +41,16 @@ __all__ = ["Cell", "ConformanceTable", "FRAMEWORKS", "STATUSES", "input_cases", 
 # The names users type, the registry's name for each, and a display name.
 # The domain libraries (MONAI, kornia, SciPy) are the reference of a few losses each (Dice,
 # the robust family, Jensen-Shannon); their columns are n/a elsewhere.
-FRAMEWORKS = ("torch", "jax", "keras", "sklearn", "monai", "kornia", "scipy")
+FRAMEWORKS = ("torch", "jax", "keras", "sklearn", "monai", "kornia", "scipy", "tensorflow")
 _REGISTRY_NAME = {"torch": "torch", "jax": "optax", "keras": "keras", "sklearn": "sklearn",
-                  "monai": "monai", "kornia": "kornia", "scipy": "scipy"}
+                  "monai": "monai", "kornia": "kornia", "scipy": "scipy", "tensorflow": "tensorflow"}
 _FROM_REGISTRY = {registry: public for public, registry in _REGISTRY_NAME.items()}
-_SYNONYMS = {"optax": "jax", "pytorch": "torch", "scikit-learn": "sklearn"}
+_SYNONYMS = {"optax": "jax", "pytorch": "torch", "scikit-learn": "sklearn", "tf": "tensorflow"}
 _MODULES = {"torch": ("torch",), "jax": ("jax", "optax"), "keras": ("keras",), "sklearn": ("sklearn",),
-            "monai": ("monai", "torch"), "kornia": ("kornia", "torch"), "scipy": ("scipy",)}
+            "monai": ("monai", "torch"), "kornia": ("kornia", "torch"), "scipy": ("scipy",),
+            "tensorflow": ("tensorflow",)}
 DISPLAY_NAMES = {"torch": "PyTorch", "jax": "JAX (Optax)", "keras": "Keras", "sklearn": "scikit-learn",
-                 "monai": "MONAI", "kornia": "kornia", "scipy": "SciPy"}
+                 "monai": "MONAI", "kornia": "kornia", "scipy": "SciPy", "tensorflow": "TensorFlow"}
 
 STATUSES = ("equal", "differs", "not-applicable", "not-installed")
 
@@ -620,7 +621,9 @@ def _cell(loss: Loss, framework: str, installed: bool) -> Cell:
     return _compare(loss, framework, entry)
 
 
-def table(frameworks: str | Iterable[str] | None = None) -> ConformanceTable:
+def table(
+    frameworks: str | Iterable[str] | None = None, progress: Callable[[int, int, str], None] | None = None,
+) -> ConformanceTable:
     """Compare every loss of the catalog with each framework that has it.
 
     Parameters
@@ -628,6 +631,10 @@ def table(frameworks: str | Iterable[str] | None = None) -> ConformanceTable:
     frameworks : iterable of str, a comma-separated string, or None
         Any of ``torch``, ``jax`` (Optax), ``keras``, ``sklearn``, ``monai``, ``kornia``,
         ``scipy``; None means all of them.
+    progress : callable, optional
+        Called as ``progress(done, total, loss_name)`` before each loss of the catalog is
+        compared (and once more with ``done == total`` at the end); the command line draws
+        its progress bar with it.
 
     Returns
     -------
@@ -643,9 +650,14 @@ def table(frameworks: str | Iterable[str] | None = None) -> ConformanceTable:
     chosen = _parse_frameworks(frameworks)
     installed = {fw: is_installed(fw) for fw in chosen}
     rows: dict[str, dict[str, Cell]] = {}
-    for loss in catalog():
+    losses = catalog()
+    for done, loss in enumerate(losses):
+        if progress is not None:
+            progress(done, len(losses), loss.name)
         compared = {_FROM_REGISTRY.get(e.framework) for e in loss.equivalents}
         if not compared.intersection(chosen):
             continue
         rows[loss.name] = {fw: _cell(loss, fw, installed[fw]) for fw in chosen}
+    if progress is not None:
+        progress(len(losses), len(losses), "")
     return ConformanceTable(chosen, rows)

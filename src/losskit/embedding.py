@@ -181,7 +181,7 @@ def _cosine_embedding(xp, y_true, x1, x2, *, margin, with_grad, with_hess=False)
     if not with_grad:
         return KernelResult(loss)
     # dl/dcos: -1 for similar pairs, 1 where a dissimilar pair is closer than the margin.
-    scale = xp.where(positive, -1.0, xp.where(_hinge_active(slack), 1.0, 0.0))[..., None]
+    scale = xp.where(positive, -1.0, xp.astype(_hinge_active(slack), cos.dtype))[..., None]
     cos_k = cos[..., None]
     return KernelResult(loss, (scale * _torch_cosine_grad(xp, cos_k, parts1, parts2),
                                scale * _torch_cosine_grad(xp, cos_k, parts2, parts1)))
@@ -334,7 +334,7 @@ def _triplet_margin(xp, anchor, positive, negative, *, margin, p, eps, swap, wit
     if swap:
         d_swap, g_swap = _p_distance(xp, positive - negative + eps, p)
         # torch.min of two tensors sends the gradient to the smaller one, half to each on a tie.
-        share = xp.where(d_neg < d_swap, 1.0, xp.where(d_neg == d_swap, 0.5, 0.0))
+        share = xp.where(d_neg < d_swap, 1.0, xp.where(d_neg == d_swap, 0.5, xp.zeros_like(d_neg)))
         d_closest = xp.minimum(d_neg, d_swap)
     else:
         d_closest = d_neg
@@ -342,7 +342,7 @@ def _triplet_margin(xp, anchor, positive, negative, *, margin, p, eps, swap, wit
     loss = xp.clip(slack, min=0.0)
     if not with_grad:
         return KernelResult(loss)
-    active = xp.where(_hinge_active(slack), 1.0, 0.0)[..., None]
+    active = xp.astype(_hinge_active(slack), slack.dtype)[..., None]
     if swap:
         w_neg, w_swap = share[..., None], 1.0 - share[..., None]
         grad_anchor = active * (g_pos - w_neg * g_neg)
@@ -454,9 +454,9 @@ def _info_nce_terms(xp, x, y, temperature, symmetric):
 
 
 def _eye(xp, n, like):
-    import array_api_compat
+    from ._array import device_of
 
-    return xp.eye(n, dtype=like.dtype, device=array_api_compat.device(like))
+    return xp.eye(n, dtype=like.dtype, device=device_of(like))
 
 
 @reduced_reference()

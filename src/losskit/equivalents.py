@@ -49,6 +49,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import inspect
+import math
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -59,10 +60,10 @@ from ._reduction import REDUCTIONS
 __all__ = ["Entry", "entries", "find", "FRAMEWORKS"]
 
 # The registry's framework names (the conformance table shows "jax" for Optax).
-FRAMEWORKS = ("torch", "optax", "keras", "sklearn", "monai", "kornia", "scipy")
+FRAMEWORKS = ("torch", "optax", "keras", "sklearn", "monai", "kornia", "scipy", "tensorflow")
 # MONAI and kornia compute on torch tensors, so their results are differentiated by autograd.
 _TORCH_BASED = ("torch", "monai", "kornia")
-_DIFFERENTIABLE = (*_TORCH_BASED, "optax")
+_DIFFERENTIABLE = (*_TORCH_BASED, "optax", "tensorflow")
 
 
 @dataclass(frozen=True)
@@ -152,6 +153,14 @@ class Entry:
             inputs = [convert(p).requires_grad_(True) for p in predictions]
             call(*inputs).sum().backward()
             return tuple(_to_numpy(x.grad) for x in inputs)
+        if self.framework == "tensorflow":
+            import tensorflow as tf
+
+            inputs = [convert(p) for p in predictions]
+            with tf.GradientTape() as tape:
+                tape.watch(inputs)
+                total = tf.reduce_sum(call(*inputs))
+            return tuple(_to_numpy(g) for g in tape.gradient(total, inputs))
         import jax
 
         arguments = tuple(map(convert, predictions))
@@ -200,6 +209,16 @@ def _as_tensor(x):
     return torch.as_tensor(np.array(x))  # a copy: NumPy views may be read-only
 
 
+def _as_tf(x):
+    import os
+
+    # TensorFlow's C++ start-up notices (CPU features, oneDNN) would interleave with the table.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import tensorflow as tf
+
+    return tf.constant(np.asarray(x))
+
+
 def _as_jax(x):
     import jax.numpy as jnp
 
@@ -208,7 +227,7 @@ def _as_jax(x):
 
 _CONVERTERS: dict[str, Callable[[Any], Any]] = {
     "torch": _as_tensor, "optax": _as_jax, "keras": np.asarray, "sklearn": np.asarray,
-    "monai": _as_tensor, "kornia": _as_tensor, "scipy": np.asarray,
+    "monai": _as_tensor, "kornia": _as_tensor, "scipy": np.asarray, "tensorflow": _as_tf,
 }
 
 
@@ -236,7 +255,7 @@ def _mean_here(values, reduction, sample_weight, xp):
     total = xp.sum(values)
     if reduction == "sum":
         return total
-    denominator = values.size if sample_weight is None else xp.sum(sample_weight)
+    denominator = math.prod(values.shape) if sample_weight is None else xp.sum(sample_weight)
     return total / denominator if denominator > 0 else total * 0.0
 
 
@@ -1112,6 +1131,51 @@ def _scipy_jensen_shannon(y_true, y_pred, *, reduction="mean", sample_weight=Non
 _add("jensen_shannon", "scipy", _scipy_jensen_shannon, weighted=REDUCTIONS)
 
 
+# --- TensorFlow: tf.nn's fused per-example losses on tensors (its Keras losses are the keras
+# column), reduced here by the contract's rule.
+
+def _tf_reduce(values, reduction, sample_weight):
+    from .backends import tensorflow_namespace
+
+    return _mean_here(values, reduction, sample_weight, tensorflow_namespace)
+
+
+def _tf_sigmoid_cross_entropy(y_true, logits, *, reduction="mean", sample_weight=None, pos_weight=None):
+    import tensorflow as tf
+
+    if pos_weight is None:
+        values = tf.nn.sigmoid_cross_entropy_with_logits(labels=y_true, logits=logits)
+    else:
+        values = tf.nn.weighted_cross_entropy_with_logits(labels=y_true, logits=logits, pos_weight=pos_weight)
+    return _tf_reduce(values, reduction, sample_weight)
+
+
+def _tf_softmax_cross_entropy(y_true, logits, *, reduction="mean", sample_weight=None):
+    import tensorflow as tf
+
+    return _tf_reduce(tf.nn.softmax_cross_entropy_with_logits(labels=y_true, logits=logits), reduction, sample_weight)
+
+
+def _tf_sparse_softmax_cross_entropy(y_true, logits, *, reduction="mean", sample_weight=None):
+    import tensorflow as tf
+
+    values = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=tf.cast(y_true, tf.int64), logits=logits)
+    return _tf_reduce(values, reduction, sample_weight)
+
+
+def _tf_squared_difference(y_true, y_pred, *, reduction="mean", sample_weight=None):
+    import tensorflow as tf
+
+    return _tf_reduce(tf.math.squared_difference(y_pred, y_true), reduction, sample_weight)
+
+
+_add("sigmoid_cross_entropy", "tensorflow", _tf_sigmoid_cross_entropy, weighted=REDUCTIONS, sample_weight=True)
+_add("softmax_cross_entropy", "tensorflow", _tf_softmax_cross_entropy, weighted=REDUCTIONS, sample_weight=True)
+_add("sparse_softmax_cross_entropy", "tensorflow", _tf_sparse_softmax_cross_entropy, weighted=REDUCTIONS,
+     sample_weight=True)
+_add("mean_squared_error", "tensorflow", _tf_squared_difference, weighted=REDUCTIONS, sample_weight=True)
+
+
 # ----------------------------------------------------------------------------------- joins
 
 @functools.lru_cache(maxsize=None)
@@ -1135,7 +1199,7 @@ def entries(loss: str | None = None, framework: str | None = None, *, documented
     """Every runnable equivalent, in the order added; optionally of one loss, framework, or kind.
 
     ``framework`` uses the registry's names (``torch``, ``optax``, ``keras``, ``sklearn``,
-    ``monai``, ``kornia``, ``scipy``);
+    ``monai``, ``kornia``, ``scipy``, ``tensorflow``);
     ``documented=True`` keeps the registry's entries, ``False`` the additional references.
     """
     if loss is not None:

@@ -54,18 +54,50 @@ Conventions, chosen to be Keras's:
   ``keras.saving.register_keras_serializable(package="losskit")``, so a saved ``.keras`` model
   reloads with its loss and the loss's parameters.
 
-Backends: losskit computes on the backend's own arrays through the array API, so the JAX, PyTorch
-and NumPy backends work. TensorFlow tensors are not array-API objects; the TensorFlow backend is
-not supported and raises ``TypeError`` naming the fix.
+Backends: losskit computes on the backend's own arrays, so the JAX, PyTorch, TensorFlow and NumPy
+backends work, gradients included (``jax.grad``, torch autograd and ``tf.GradientTape`` all see
+the analytic gradient). TensorFlow tensors are not array-API objects: losskit drives them through
+its own thin namespace (``losskit.backends.tensorflow_namespace``), and inside Keras's
+``tf.function`` the batch axis may be unknown; tensors with two or more unknown axes are refused
+with a ``ValueError``.
 """
 
 from __future__ import annotations
 
 import inspect
 import operator
+import os
 from typing import Any
 
-import keras
+
+def _keras_import_error(exc: ImportError) -> ImportError:
+    """Keras's bare ``No module named 'tensorflow'`` as a message that says how to choose a backend."""
+    if getattr(exc, "name", None) == "keras":
+        return ImportError("losskit.keras needs Keras 3 (pip install keras) and a backend: set KERAS_BACKEND=jax "
+                           "(or torch, or tensorflow) with that library installed")
+    chosen = os.environ.get("KERAS_BACKEND")
+    where = "KERAS_BACKEND" if chosen else "Keras's default (KERAS_BACKEND is not set)"
+    if not chosen:
+        import json
+
+        config = os.path.join(os.environ.get("KERAS_HOME") or os.path.join(os.path.expanduser("~"), ".keras"),
+                              "keras.json")
+        try:
+            with open(config) as file:
+                chosen, where = json.load(file)["backend"], f"{config} (KERAS_BACKEND is not set)"
+        except (OSError, ValueError, KeyError, TypeError):
+            chosen = "tensorflow"
+    return ImportError(
+        f"Keras found no backend: it chose {chosen!r} from {where} and could not import it ({exc}). "
+        f"Set KERAS_BACKEND=jax (or torch, or tensorflow) before Python imports keras, with that library "
+        f"installed, or install {chosen}"
+    )
+
+
+try:
+    import keras
+except ImportError as _exc:  # Keras imports its backend at import: a missing one fails here
+    raise _keras_import_error(_exc) from _exc
 import numpy as np
 
 from . import _registry
@@ -212,8 +244,8 @@ class LosskitLoss(keras.losses.Loss):
             if "not a supported array" in str(exc):
                 raise TypeError(
                     f"losskit.keras needs a Keras backend whose tensors follow the array API "
-                    f"(jax, torch or numpy); the {keras.backend.backend()!r} backend's do not. "
-                    "Set KERAS_BACKEND=jax (or torch) before importing keras"
+                    f"(jax, torch, tensorflow or numpy); the {keras.backend.backend()!r} backend's do not. "
+                    "Set KERAS_BACKEND=jax (or torch, or tensorflow) before importing keras"
                 ) from exc
             raise
         ignore_index = self._params.get("ignore_index")

@@ -22,10 +22,9 @@ import math
 import os
 from typing import Any
 
-import array_api_compat
 
 from . import _validation as V
-from ._array import namespace_of
+from ._array import device_of, namespace_of
 from ._kernels import reduced_reference
 from ._loss import NON_NEGATIVE, Equivalent, Loss, Param, check_class_weight
 from ._reduction import expand_weight
@@ -144,7 +143,7 @@ class _Setup:
         if keep_float is not None:
             scale = keep_float * scale
         elif not isinstance(scale, (int, float)) and scale.ndim == 0:
-            scale = scale * xp.ones((self.num_tokens,), dtype=self.dtype, device=array_api_compat.device(hidden))
+            scale = scale * xp.ones((self.num_tokens,), dtype=self.dtype, device=device_of(hidden))
         self.scale = scale  # a float, or one value per token
         chunk = params.get("chunk_size")
         itemsize = 8 if self.dtype == xp.float64 else 4
@@ -183,11 +182,11 @@ def _shift_and_pick(xp, setup, z, labels):
 
 def _take_rows(xp, setup, z, labels):
     if setup.backend in ("numpy", "torch"):
-        index = xp.arange(z.shape[0], device=array_api_compat.device(z))
+        index = xp.arange(z.shape[0], device=device_of(z))
         return z[index, labels]
     if hasattr(xp, "take_along_axis"):
         return xp.take_along_axis(z, labels[:, None], axis=-1)[:, 0]
-    classes = xp.arange(z.shape[-1], device=array_api_compat.device(z))
+    classes = xp.arange(z.shape[-1], device=device_of(z))
     return xp.sum(xp.where(labels[:, None] == classes, z, xp.zeros_like(z)), axis=-1)
 
 
@@ -275,7 +274,7 @@ def _process_chunk(setup, start, stop, with_grad, zbuf=None):
                 G -= (u[:, None] if not isinstance(u, (int, float)) else u)
             else:
                 G -= (u[:, None] if not isinstance(u, (int, float)) else u) * cw
-        index = xp.arange(rows, device=array_api_compat.device(z))
+        index = xp.arange(rows, device=device_of(z))
         G[index, labels] -= picked_coef
         if keep is not None:
             G[~keep] = 0.0
@@ -285,7 +284,7 @@ def _process_chunk(setup, start, stop, with_grad, zbuf=None):
             u, cw = uniform
             u = u[:, None] if not isinstance(u, (int, float)) else u
             G = G - (u if cw is None else u * cw)
-        classes = xp.arange(setup.vocab_size, device=array_api_compat.device(z))
+        classes = xp.arange(setup.vocab_size, device=device_of(z))
         onehot = xp.astype(labels[:, None] == classes, setup.dtype)
         G = G - onehot * picked_coef[:, None]
         if keep is not None:
@@ -297,7 +296,7 @@ def _run_mutable(setup, with_grad, want_lse=False):
     """NumPy and PyTorch (and other libraries with item assignment): preallocated buffers."""
     xp, backend = setup.xp, setup.backend
     N, D, Vs = setup.num_tokens, setup.num_features, setup.vocab_size
-    device = array_api_compat.device(setup.h)
+    device = device_of(setup.h)
     chunk = max(1, min(setup.chunk, max(N, 1)))
     zbuf = None
     if backend in ("numpy", "torch"):
@@ -441,7 +440,49 @@ class _ChunkView:
 def _run(setup, with_grad, want_lse=False):
     if setup.backend == "jax":
         return _run_jax(setup, with_grad, want_lse)
+    if setup.backend in _IMMUTABLE_BACKENDS:
+        return _run_functional(setup, with_grad, want_lse)
     return _run_mutable(setup, with_grad, want_lse)
+
+
+# Libraries whose arrays have no item assignment (JAX has its own scan above).
+_IMMUTABLE_BACKENDS = ("tensorflow", "dask")
+
+
+def _run_functional(setup, with_grad, want_lse=False):
+    """Chunks without item assignment: per-chunk results concatenated, dW and db accumulated."""
+    xp = setup.xp
+    N, D = setup.num_tokens, setup.num_features
+    chunk = max(1, min(setup.chunk, max(N, 1)))
+    losses, lses, dhs = [], [], []
+    dW = db = None
+    for start in range(0, N, chunk):
+        stop = min(start + chunk, N)
+        loss, lse, G = _process_chunk(setup, start, stop, with_grad, None)
+        losses.append(loss)
+        lses.append(lse)
+        if with_grad:
+            h_c = setup.h[start:stop]
+            dhs.append(xp.matmul(G, setup.weight))
+            part = xp.matmul(xp.permute_dims(G, (1, 0)), h_c)
+            dW = part if dW is None else dW + part
+            if setup.bias is not None:
+                db_part = xp.sum(G, axis=0)
+                db = db_part if db is None else db + db_part
+
+    def joined(parts, shape):
+        if not parts:
+            return xp.zeros(shape, dtype=setup.dtype)
+        return parts[0] if len(parts) == 1 else xp.concat(parts, axis=0)
+
+    grads = None
+    if with_grad:
+        if dW is None:
+            dW = xp.zeros((setup.vocab_size, D), dtype=setup.dtype)
+            db = None if setup.bias is None else xp.zeros((setup.vocab_size,), dtype=setup.dtype)
+        dh = joined(dhs, (0, D))
+        grads = (xp.reshape(dh, setup.lead + (D,)), dW) + ((db,) if db is not None else ())
+    return joined(losses, (0,)), (joined(lses, (0,)) if want_lse else None), grads
 
 
 @reduced_reference(grad_params=("bias",))
@@ -589,7 +630,7 @@ def _zeros_like_labels(hidden):
     xp = namespace_of(hidden=hidden)
     shape = tuple(hidden.shape[:-1])
     try:
-        return xp.zeros(shape, dtype=xp.int64, device=array_api_compat.device(hidden))
+        return xp.zeros(shape, dtype=xp.int64, device=device_of(hidden))
     except Exception:  # a library without int64 by default
         return xp.zeros(shape, dtype=xp.int32)
 

@@ -10,11 +10,10 @@ from __future__ import annotations
 
 import math
 
-import array_api_compat
 
 from . import _validation as V
 from ._array import (
-    GRAD_DENOMINATOR_FLOOR, as_array, clamped_log, is_floating, log_softmax, namespace_of,
+    GRAD_DENOMINATOR_FLOOR, as_array, clamped_log, device_of, is_floating, log_softmax, namespace_of,
 )
 from ._loss import PROBABILITY, Equivalent, KernelResult, Loss, Param, check_class_weight
 from ._registry import register
@@ -153,7 +152,7 @@ def _take_last(xp, x, labels):
 
 
 def _is_label(xp, labels, num_classes):
-    classes = xp.arange(num_classes, device=array_api_compat.device(labels))
+    classes = xp.arange(num_classes, device=device_of(labels))
     return labels[..., None] == classes
 
 
@@ -320,7 +319,7 @@ def _complement_terms(xp, logits):
     shift = xp.max(logits, axis=-1, keepdims=True)
     shift = xp.where(shift == -math.inf, 0.0, shift)
     shifted = logits - shift
-    classes = xp.arange(num_classes, device=array_api_compat.device(logits))
+    classes = xp.arange(num_classes, device=device_of(logits))
     is_top = classes == xp.argmax(logits, axis=-1)[..., None]
     exps = xp.exp(shifted)
     others = xp.sum(xp.where(is_top, 0.0, exps), axis=-1, keepdims=True)
@@ -524,6 +523,8 @@ softmax_cross_entropy = register(Loss(
         Equivalent("keras", "keras.losses.CategoricalCrossentropy(from_logits=True, label_smoothing=label_smoothing)", "equal"),
         Equivalent("optax", "optax.losses.safe_softmax_cross_entropy(logits, y_true).mean()", "equal",
                    "optax.losses.softmax_cross_entropy returns NaN with -inf logits"),
+        Equivalent("tensorflow", "tf.nn.softmax_cross_entropy_with_logits(labels=y_true, logits=logits)", "equal",
+                   "probability targets; no label smoothing or class weights"),
     ),
     references=("https://en.wikipedia.org/wiki/Softmax_function",
                 "Szegedy et al., 'Rethinking the Inception Architecture' (label smoothing), CVPR 2016"),
@@ -610,6 +611,8 @@ sparse_softmax_cross_entropy = register(Loss(
                    "PyTorch's class axis is 1: pass logits.movedim(-1, 1)"),
         Equivalent("keras", "keras.losses.SparseCategoricalCrossentropy(from_logits=True)", "equal"),
         Equivalent("optax", "optax.losses.softmax_cross_entropy_with_integer_labels(logits, y_true).mean()", "equal"),
+        Equivalent("tensorflow", "tf.nn.sparse_softmax_cross_entropy_with_logits(labels=y_true, logits=logits)", "equal",
+                   "no ignore_index: TensorFlow raises on a label out of range on the CPU"),
     ),
     references=("https://pytorch.org/docs/stable/generated/torch.nn.CrossEntropyLoss.html",),
     example="""

@@ -306,6 +306,7 @@ mean_squared_error = register(Loss(
                    "Keras averages the last axis first, then the batch; equal for equal-sized rows."),
         Equivalent("optax", "optax.losses.squared_error(y_pred, y_true).mean()", "equal"),
         Equivalent("sklearn", "sklearn.metrics.mean_squared_error(y_true, y_pred)", "equal"),
+        Equivalent("tensorflow", "tf.math.squared_difference(y_pred, y_true)", "equal", "per element; reduced by the contract"),
     ),
     references=("https://en.wikipedia.org/wiki/Mean_squared_error",),
     example="""

@@ -21,6 +21,11 @@ kernel, or the reference) and carries the analytic gradient into autograd
 (:mod:`losskit._autodiff`). ``lkt.Huber(delta=0.5)(input, target)`` and
 ``lk.huber(target, input, delta=0.5)`` run the same code and give the same numbers.
 
+Drop-in aliases named as ``torch.nn``'s losses (:class:`MSELoss`, :class:`CrossEntropyLoss`,
+:class:`HuberLoss`, ... listed in ``PYTORCH_ALIASES``) take PyTorch's constructor arguments and
+defaults and follow its conventions throughout (class axis 1, ``ignore_index=-100``,
+PyTorch's ``weight=``); see the section at the end of this module.
+
 What follows PyTorch and what follows losskit:
 
 * ``criterion(input, target)``, prediction first; ``reduction=`` and the loss parameters are
@@ -539,3 +544,274 @@ class InfoNce(LossModule):
 
 __all__ += [name for name, value in list(globals().items()) if isinstance(value, type) and issubclass(value, LossModule)
             and value is not LossModule]
+
+
+# ------------------------------------------------------------------------- PyTorch-named aliases
+# Drop-in replacements named and called exactly as torch.nn's losses, with PyTorch's constructor
+# arguments and defaults: ``MSELoss``, ``CrossEntropyLoss``, ``HuberLoss``, ... They follow
+# PyTorch's conventions, unlike the losskit-named classes above: the prediction comes first
+# (``forward(input, target)``; ``GaussianNLLLoss`` takes ``(input, target, var)``, the pair
+# losses ``(input1, input2, target)``), the class axis is 1 (``(N, C)`` or ``(N, C, d1, ...)``),
+# ``CrossEntropyLoss`` ignores the label -100 by default, and ``weight=`` means what it means in
+# PyTorch (a per-element or per-class weight, see each class). They are plain ``nn.Module``
+# classes over the functional losses, not catalog modules: ``module_class``/``get_module``
+# never return them.
+
+
+def _check_torch_reduction(reduction: str) -> str:
+    if reduction not in ("none", "mean", "sum"):
+        raise ValueError(f"reduction must be 'none', 'mean' or 'sum' (as in PyTorch); got {reduction!r}")
+    return reduction
+
+
+def _buffer(value: Any) -> torch.Tensor | None:
+    """A weight as given (PyTorch keeps a float64 weight float64); non-floating values in the default dtype."""
+    if value is None:
+        return None
+    value = torch.as_tensor(value)
+    return value if value.is_floating_point() else value.to(torch.get_default_dtype())
+
+
+def _like(buffer: torch.Tensor | None, input: torch.Tensor) -> torch.Tensor | None:
+    return None if buffer is None else buffer.to(device=input.device, dtype=input.dtype)
+
+
+def _element_weighted(values: torch.Tensor, weight: torch.Tensor | None, reduction: str) -> torch.Tensor:
+    """PyTorch's ``weight=`` of the elementwise losses: ``w * l`` per element, and 'mean' divides
+    ``sum(w * l)`` by the element count (not by ``sum(w)``, which is losskit's weighted mean)."""
+    if weight is not None:
+        values = values * weight
+    if reduction == "none":
+        return values
+    return values.sum() if reduction == "sum" else values.mean()
+
+
+class _PyTorchAlias(nn.Module):
+    """Base of the PyTorch-named aliases: ``reduction`` as in PyTorch."""
+
+    def __init__(self, reduction: str = "mean"):
+        super().__init__()
+        self.reduction = _check_torch_reduction(reduction)
+
+    def extra_repr(self) -> str:
+        return f"reduction={self.reduction!r}"
+
+
+class MSELoss(_PyTorchAlias):
+    """``torch.nn.MSELoss(reduction='mean')`` on :func:`losskit.mean_squared_error`: ``forward(input, target)``."""
+
+    def forward(self, input: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        return _registry.get("mean_squared_error")(target, input, reduction=self.reduction)
+
+
+class L1Loss(_PyTorchAlias):
+    """``torch.nn.L1Loss(reduction='mean')`` on :func:`losskit.mean_absolute_error`: ``forward(input, target)``."""
+
+    def forward(self, input: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        return _registry.get("mean_absolute_error")(target, input, reduction=self.reduction)
+
+
+class HuberLoss(_PyTorchAlias):
+    """``torch.nn.HuberLoss(reduction='mean', delta=1.0)`` on :func:`losskit.huber`: ``forward(input, target)``."""
+
+    def __init__(self, reduction: str = "mean", delta: float = 1.0):
+        super().__init__(reduction)
+        self.delta = float(delta)
+
+    def forward(self, input: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        return _registry.get("huber")(target, input, reduction=self.reduction, delta=self.delta)
+
+    def extra_repr(self) -> str:
+        return f"delta={self.delta!r}, reduction={self.reduction!r}"
+
+
+class SmoothL1Loss(_PyTorchAlias):
+    """``torch.nn.SmoothL1Loss(reduction='mean', beta=1.0)`` on :func:`losskit.smooth_l1` (PyTorch's
+    definition; ``beta=0`` is the L1 loss, as in PyTorch): ``forward(input, target)``."""
+
+    def __init__(self, reduction: str = "mean", beta: float = 1.0):
+        super().__init__(reduction)
+        if beta < 0:
+            raise ValueError(f"beta must be >= 0 (as in PyTorch); got {beta!r}")
+        self.beta = float(beta)
+
+    def forward(self, input: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        if self.beta == 0.0:
+            return _registry.get("mean_absolute_error")(target, input, reduction=self.reduction)
+        return _registry.get("smooth_l1")(target, input, reduction=self.reduction, beta=self.beta)
+
+    def extra_repr(self) -> str:
+        return f"beta={self.beta!r}, reduction={self.reduction!r}"
+
+
+class BCELoss(_PyTorchAlias):
+    """``torch.nn.BCELoss(weight=None, reduction='mean')`` on :func:`losskit.binary_cross_entropy`.
+
+    ``forward(input, target)`` with probabilities ``input``. ``weight`` (broadcast to the input)
+    multiplies each element's loss, and 'mean' divides ``sum(w * l)`` by the element count, as
+    in PyTorch (not by ``sum(w)``, losskit's weighted mean).
+    """
+
+    def __init__(self, weight: Any = None, reduction: str = "mean"):
+        super().__init__(reduction)
+        self.register_buffer("weight", _buffer(weight))
+
+    def forward(self, input: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        weight = _like(self.weight, input)
+        if weight is None:
+            return _registry.get("binary_cross_entropy")(target, input, reduction=self.reduction)
+        values = _registry.get("binary_cross_entropy")(target, input, reduction="none")
+        return _element_weighted(values, weight, self.reduction)
+
+
+class BCEWithLogitsLoss(_PyTorchAlias):
+    """``torch.nn.BCEWithLogitsLoss(weight=None, reduction='mean', pos_weight=None)`` on
+    :func:`losskit.sigmoid_cross_entropy`.
+
+    ``forward(input, target)`` with logits ``input``. ``pos_weight`` (a scalar or one per class,
+    broadcast along the last axis) weighs the positive term; ``weight`` (broadcast to the input)
+    multiplies each element's loss and 'mean' divides ``sum(w * l)`` by the element count, as in
+    PyTorch (not by ``sum(w)``, losskit's weighted mean).
+    """
+
+    def __init__(self, weight: Any = None, reduction: str = "mean", pos_weight: Any = None):
+        super().__init__(reduction)
+        self.register_buffer("weight", _buffer(weight))
+        self.register_buffer("pos_weight", _buffer(pos_weight))
+
+    def forward(self, input: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        loss = _registry.get("sigmoid_cross_entropy")
+        weight, pos_weight = _like(self.weight, input), _like(self.pos_weight, input)
+        if weight is None:
+            return loss(target, input, reduction=self.reduction, pos_weight=pos_weight)
+        return _element_weighted(loss(target, input, reduction="none", pos_weight=pos_weight), weight, self.reduction)
+
+
+class CrossEntropyLoss(_PyTorchAlias):
+    """``torch.nn.CrossEntropyLoss(weight=None, ignore_index=-100, reduction='mean', label_smoothing=0.0)``.
+
+    ``forward(input, target)`` with logits ``input`` of shape ``(C,)``, ``(N, C)`` or
+    ``(N, C, d1, ...)``: the class axis is 1, as in PyTorch. Integer class targets (``(N,)`` or
+    ``(N, d1, ...)``) run :func:`losskit.sparse_softmax_cross_entropy` with ``axis=1``,
+    ``class_weight=weight`` and ``ignore_index`` (PyTorch's weighted mean over the kept targets);
+    floating targets (class probabilities, the input's shape) run
+    :func:`losskit.softmax_cross_entropy` with ``axis=1``. With probability targets and
+    ``weight``, PyTorch's 'mean' divides by N rather than by the weights: not supported here.
+    """
+
+    def __init__(self, weight: Any = None, ignore_index: int = -100, reduction: str = "mean",
+                 label_smoothing: float = 0.0):
+        super().__init__(reduction)
+        self.register_buffer("weight", _buffer(weight))
+        self.ignore_index = int(ignore_index)
+        self.label_smoothing = float(label_smoothing)
+
+    def forward(self, input: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        if input.ndim == 1:  # unbatched (C,): as a batch of one
+            value = self.forward(input.unsqueeze(0), target.unsqueeze(0))
+            return value.squeeze(0) if self.reduction == "none" else value
+        weight = _like(self.weight, input)
+        if target.is_floating_point():
+            if weight is not None:
+                raise ValueError(
+                    "CrossEntropyLoss(weight=...) with probability targets: PyTorch's 'mean' then divides by N, "
+                    "not by the weights; pass integer class targets, or weight=None with probability targets"
+                )
+            return _registry.get("softmax_cross_entropy")(
+                target, input, axis=1, label_smoothing=self.label_smoothing, reduction=self.reduction)
+        return _registry.get("sparse_softmax_cross_entropy")(
+            target, input, axis=1, class_weight=weight, ignore_index=self.ignore_index,
+            label_smoothing=self.label_smoothing, reduction=self.reduction)
+
+    def extra_repr(self) -> str:
+        return (f"ignore_index={self.ignore_index!r}, label_smoothing={self.label_smoothing!r}, "
+                f"reduction={self.reduction!r}")
+
+
+class GaussianNLLLoss(_PyTorchAlias):
+    """``torch.nn.GaussianNLLLoss(full=False, eps=1e-6, reduction='mean')`` on :func:`losskit.gaussian_nll`.
+
+    ``forward(input, target, var)`` in PyTorch's order (mean first). ``var`` may have one
+    dimension fewer than ``input`` or a last dimension of 1 (one variance per row), as in PyTorch.
+    """
+
+    def __init__(self, *, full: bool = False, eps: float = 1e-6, reduction: str = "mean"):
+        super().__init__(reduction)
+        self.full = bool(full)
+        self.eps = float(eps)
+
+    def forward(self, input: torch.Tensor, target: torch.Tensor, var: torch.Tensor | float) -> torch.Tensor:
+        if not isinstance(var, torch.Tensor):
+            var = torch.full_like(input, float(var))
+        if var.shape != input.shape:
+            if var.ndim == input.ndim - 1 and var.shape == input.shape[:-1]:
+                var = var.unsqueeze(-1)
+            if var.ndim == input.ndim and var.shape[-1] == 1 and var.shape[:-1] == input.shape[:-1]:
+                var = var.expand_as(input)
+            else:
+                raise ValueError(f"var of shape {tuple(var.shape)} does not fit input of shape {tuple(input.shape)}")
+        return _registry.get("gaussian_nll")(target, input, var, full=self.full, eps=self.eps, reduction=self.reduction)
+
+    def extra_repr(self) -> str:
+        return f"full={self.full!r}, eps={self.eps!r}, reduction={self.reduction!r}"
+
+
+class MarginRankingLoss(_PyTorchAlias):
+    """``torch.nn.MarginRankingLoss(margin=0.0, reduction='mean')`` on :func:`losskit.margin_ranking`:
+    ``forward(input1, input2, target)`` with ``target`` in {-1, +1}."""
+
+    def __init__(self, margin: float = 0.0, reduction: str = "mean"):
+        super().__init__(reduction)
+        self.margin = float(margin)
+
+    def forward(self, input1: torch.Tensor, input2: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        return _registry.get("margin_ranking")(target, input1, input2, margin=self.margin, reduction=self.reduction)
+
+    def extra_repr(self) -> str:
+        return f"margin={self.margin!r}, reduction={self.reduction!r}"
+
+
+class CosineEmbeddingLoss(_PyTorchAlias):
+    """``torch.nn.CosineEmbeddingLoss(margin=0.0, reduction='mean')`` on :func:`losskit.cosine_embedding`:
+    ``forward(input1, input2, target)`` with ``(N, D)`` inputs and ``target`` in {-1, +1}."""
+
+    def __init__(self, margin: float = 0.0, reduction: str = "mean"):
+        super().__init__(reduction)
+        self.margin = float(margin)
+
+    def forward(self, input1: torch.Tensor, input2: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        return _registry.get("cosine_embedding")(target, input1, input2, margin=self.margin, reduction=self.reduction)
+
+    def extra_repr(self) -> str:
+        return f"margin={self.margin!r}, reduction={self.reduction!r}"
+
+
+class TripletMarginLoss(_PyTorchAlias):
+    """``torch.nn.TripletMarginLoss(margin=1.0, p=2.0, eps=1e-6, swap=False, reduction='mean')`` on
+    :func:`losskit.triplet_margin`: ``forward(anchor, positive, negative)``."""
+
+    def __init__(self, margin: float = 1.0, p: float = 2.0, eps: float = 1e-6, swap: bool = False,
+                 reduction: str = "mean"):
+        super().__init__(reduction)
+        self.margin, self.p, self.eps, self.swap = float(margin), float(p), float(eps), bool(swap)
+
+    def forward(self, anchor: torch.Tensor, positive: torch.Tensor, negative: torch.Tensor) -> torch.Tensor:
+        return _registry.get("triplet_margin")(anchor, positive, negative, margin=self.margin, p=self.p,
+                                                eps=self.eps, swap=self.swap, reduction=self.reduction)
+
+    def extra_repr(self) -> str:
+        return f"margin={self.margin!r}, p={self.p!r}, eps={self.eps!r}, swap={self.swap!r}, reduction={self.reduction!r}"
+
+
+class SoftMarginLoss(_PyTorchAlias):
+    """``torch.nn.SoftMarginLoss(reduction='mean')`` on :func:`losskit.logistic`: ``forward(input, target)``
+    with ``target`` in {-1, +1}, ``log(1 + exp(-target * input))``."""
+
+    def forward(self, input: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        return _registry.get("logistic")(target, input, reduction=self.reduction)
+
+
+PYTORCH_ALIASES = ("MSELoss", "L1Loss", "HuberLoss", "SmoothL1Loss", "BCELoss", "BCEWithLogitsLoss",
+                   "CrossEntropyLoss", "GaussianNLLLoss", "MarginRankingLoss", "CosineEmbeddingLoss",
+                   "TripletMarginLoss", "SoftMarginLoss")
+__all__ += [*PYTORCH_ALIASES, "PYTORCH_ALIASES"]

@@ -8,6 +8,7 @@ Input errors are raised as :class:`CLIError` / ``ValueError`` with a one-line me
 
 from __future__ import annotations
 
+import difflib
 import inspect
 import json
 import math
@@ -19,38 +20,66 @@ import typer
 
 import losskit as lk
 
-from . import CLIError, app
+from . import CLIError, app, flag_spelling
+from ._layout import Column, console, fit_columns, make_table, print_pairs, print_table
+
+
+def Padding(renderable, pad):  # noqa: N802 - rich.padding.Padding, imported when used
+    from rich.padding import Padding as _Padding
+
+    return _Padding(renderable, pad, expand=False)
 
 # --------------------------------------------------------------------------------------- list
 
-_LIST_COLUMNS = ("name", "aliases", "task", "prediction space", "label format", "convex", "robust to outliers")
+_LIST_COLUMNS = (
+    Column("name (aliases)"), Column("task", no_wrap=True), Column("space", no_wrap=True),
+    Column("labels", no_wrap=True), Column("convex", no_wrap=True), Column("robust", no_wrap=True),
+)
 
 
 @app.command("list")
 def list_losses(
-    task: Optional[str] = typer.Option(None, "--task", help="Only the losses of one task: regression, binary or multiclass."),
+    task: Optional[str] = typer.Option(
+        None, "--task", metavar="TASK", help=f"Only the losses of one task: {', '.join(lk.TASKS)}."),
     as_json: bool = typer.Option(False, "--json", help="Print a JSON list instead of a table."),
 ) -> None:
     """List the losses of the catalog: name, aliases, task, prediction space, labels, properties.
 
+    "space" is what the model outputs (values, logits, probabilities, scores); "robust" means robust to outliers. Below about 120 columns each loss is printed as two lines instead of a table row.
+
     Example: losskit list --task binary
     """
+    check_choice("--task", task, lk.TASKS)
     losses = lk.catalog(task)
     if as_json:
         _print_json([_summary_record(loss) for loss in losses])
         return
-    from rich.table import Table
+    con = _console()
+    title = f"losskit catalog ({len(losses)} losses)"
+    from rich.text import Text
 
-    table = Table(title=f"losskit catalog ({len(losses)} losses)", title_justify="left")
-    for column in _LIST_COLUMNS:
-        # Names must stay copyable in a narrow terminal; the other columns may wrap.
-        table.add_column(column, overflow="fold", no_wrap=column == "name")
+    rows = []
     for loss in losses:
-        table.add_row(
-            loss.name, ", ".join(loss.aliases), loss.task, loss.prediction_space, loss.label_format,
-            _yes_no(loss.convex), _yes_no(loss.robust_to_outliers),
-        )
-    _console().print(table)
+        name = Text(loss.name)
+        if loss.aliases:  # under the name, so that the table fits 100 columns
+            name.append(f"\n  {', '.join(loss.aliases)}", style="dim")
+        rows.append((name, loss.task, loss.prediction_space, loss.label_format,
+                     _yes_no(loss.convex), _yes_no(loss.robust_to_outliers)))
+    table = make_table(title, _LIST_COLUMNS, rows)
+    if fit_columns(con, table):
+        con.print(table)
+        return
+    # Compact: the name (and aliases) on one line, the facts on the next, wrapped at spaces.
+    con.print(Text(title, style="bold"))
+    for loss in losses:
+        head = Text(loss.name, style="bold")
+        if loss.aliases:
+            head.append(f" ({', '.join(loss.aliases)})")
+        con.print(head)
+        facts = (f"{loss.task} · {loss.prediction_space} · {loss.label_format} labels · "
+                 f"{'convex' if loss.convex else 'not convex'} · "
+                 f"{'robust' if loss.robust_to_outliers else 'not robust'} to outliers")
+        con.print(Padding(Text(facts), (0, 0, 0, 4)))
 
 
 def _summary_record(loss: lk.Loss) -> dict[str, Any]:
@@ -111,23 +140,20 @@ def loss_record(loss: lk.Loss) -> dict[str, Any]:
         ],
         "references": list(loss.references),
         "pair": loss.pair,
+        "runs_on": [{"library": library, "how": how} for library, how in lk.array_libraries()],
     }
 
 
 def _print_loss(record: dict[str, Any]) -> None:
-    from rich.table import Table
     from rich.text import Text
 
-    console = _console()
+    con = _console()
     aliases = f"  (aliases: {', '.join(record['aliases'])})" if record["aliases"] else ""
-    console.print(Text(record["name"] + aliases, style="bold"))
-    console.print(Text(record["summary"]))
+    con.print(Text(record["name"] + aliases, style="bold"))
+    con.print(Text(record["summary"]))
     if record["description"]:
-        console.print(Text(record["description"]))
+        con.print(Text(record["description"]))
 
-    facts = Table.grid(padding=(0, 2))
-    facts.add_column(style="bold")
-    facts.add_column(overflow="fold")
     properties = ", ".join(
         f"{label}: {_yes_no(record[key])}"
         for key, label in (("convex", "convex"), ("robust_to_outliers", "robust to outliers"), ("differentiable", "differentiable"))
@@ -140,39 +166,58 @@ def _print_loss(record: dict[str, Any]) -> None:
         ("labels", f"{record['label_format']}: {record['label_format_description']}"),
         ("properties", properties),
         ("reductions", ", ".join(record["reductions"])),
-        ("formula", record["formula"]),
-        ("gradient", record["gradient_formula"]),
+        ("runs on", ", ".join(entry["library"] for entry in record["runs_on"])),
+        ("formula", _formula_text(record["formula"])),
+        ("gradient", _formula_text(record["gradient_formula"])),
         ("when to use", record["when_to_use"]),
         ("when not to use", record["when_not_to_use"]),
     ]
     if record["pair"]:
         rows.append(("twin", record["pair"]))
-    for label, value in rows:
-        facts.add_row(label, Text(str(value)))
-    console.print(facts)
+    print_pairs(con, [(label, str(value)) for label, value in rows], indent=0)
 
     if record["params"]:
-        table = Table(title="Parameters", title_justify="left")
-        for column in ("name", "default", "valid", "description"):
-            table.add_column(column, overflow="fold")
-        for p in record["params"]:
-            table.add_row(p["name"], Text(repr(p["default"])), Text(p["valid"]), Text(p["description"]))
-        console.print(table)
+        con.print()
+        print_table(
+            con, "Parameters",
+            (Column("name", no_wrap=True), Column("default", no_wrap=True), Column("valid"), Column("description")),
+            [(p["name"], repr(p["default"]), p["valid"], p["description"]) for p in record["params"]],
+        )
     if record["pitfalls"]:
-        console.print(Text("Pitfalls", style="bold"))
-        for pitfall in record["pitfalls"]:
-            console.print(Text(f"  - {pitfall}"))
+        con.print()
+        con.print(Text("Pitfalls", style="bold"))
+        _print_bullets(con, record["pitfalls"])
     if record["equivalents"]:
-        table = Table(title="In other frameworks", title_justify="left")
-        for column in ("framework", "api", "relation", "difference"):
-            table.add_column(column, overflow="fold")
-        for e in record["equivalents"]:
-            table.add_row(e["framework"], Text(e["api"]), e["relation"], Text(e["note"] or "-"))
-        console.print(table)
+        con.print()
+        print_table(
+            con, "In other frameworks",
+            (Column("framework", no_wrap=True), Column("api"), Column("relation", no_wrap=True), Column("difference")),
+            [(e["framework"], e["api"], e["relation"], e["note"] or "-") for e in record["equivalents"]],
+        )
     if record["references"]:
-        console.print(Text("References", style="bold"))
-        for reference in record["references"]:
-            console.print(Text(f"  - {reference}"))
+        con.print()
+        con.print(Text("References", style="bold"))
+        _print_bullets(con, record["references"])
+
+
+def _formula_text(formula: str) -> str:
+    """The formula as ``show`` prints it: Unicode text (``ℓ = ½e² if |e| ≤ δ, else …``), not LaTeX."""
+    from losskit._formula import latex_to_text
+
+    return latex_to_text(formula)
+
+
+def _print_bullets(con, items) -> None:
+    from rich.text import Text
+
+    from rich.table import Table
+
+    grid = Table.grid(padding=(0, 1), pad_edge=False)
+    grid.add_column(no_wrap=True)
+    grid.add_column(overflow="fold")
+    for item in items:
+        grid.add_row("  -", Text(str(item)))
+    con.print(grid)
 
 
 # --------------------------------------------------------------------------------------- plot
@@ -185,14 +230,14 @@ def plot_losses(
         "so a repeated name with other values is another curve (huber:delta=0.5 huber:delta=2).",
     ),
     param: List[str] = typer.Option(
-        [], "--param", "-p", help="LOSS.PARAM=VALUE[,VALUE...]; several values draw one curve each "
+        [], "--param", "-p", metavar="LOSS.PARAM=VALUES", help="LOSS.PARAM=VALUE[,VALUE...]; several values draw one curve each "
         "(huber.delta=0.5,1,2). Repeatable.",
     ),
-    x_range: Tuple[str, str] = typer.Option(("-4", "4"), "--range", help="LOW HIGH of the residual, logit or margin axis."),
-    target: str = typer.Option("1", "--target", help="Regression target the residuals are taken around "
+    x_range: Tuple[str, str] = typer.Option(("-4", "4"), "--range", metavar="LOW HIGH", help="LOW HIGH of the residual, logit or margin axis."),
+    target: str = typer.Option("1", "--target", metavar="Y", help="Regression target the residuals are taken around "
                                "(matters only for MAPE, MSLE, Poisson)."),
-    out: str = typer.Option("losskit-plot.png", "--out", "-o", help="Output file: .png, .svg or .pdf."),
-    title: Optional[str] = typer.Option(None, "--title", help="Figure title (default: the loss names)."),
+    out: str = typer.Option("losskit-plot.png", "--out", "-o", metavar="FILE", help="Output file: .png, .svg or .pdf."),
+    title: Optional[str] = typer.Option(None, "--title", metavar="TEXT", help="Figure title (default: the loss names)."),
     as_json: bool = typer.Option(False, "--json", help="Print the written file and its curves as JSON."),
 ) -> None:
     """Plot losses and their gradients against the residual (regression), logit (binary) or margin (multiclass).
@@ -311,17 +356,17 @@ def _check_output_path(out: str) -> str:
 
 @app.command("recommend")
 def recommend_losses(
-    task: Optional[str] = typer.Option(None, "--task", help="regression, binary, multiclass, segmentation or embedding (inferred from --csv)."),
+    task: Optional[str] = typer.Option(None, "--task", metavar="TASK", help="regression, binary, multiclass, segmentation or embedding (inferred from --csv)."),
     output_activation: Optional[str] = typer.Option(
-        None, "--output-activation", help="The model's last activation: linear, sigmoid, softmax or none (= linear)."),
-    outliers: Optional[str] = typer.Option(None, "--outliers", help="none, some or heavy (overrides the data)."),
+        None, "--output-activation", metavar="NAME", help="The model's last activation: linear, sigmoid, softmax or none (= linear)."),
+    outliers: Optional[str] = typer.Option(None, "--outliers", metavar="LEVEL", help="none, some or heavy (overrides the data)."),
     imbalance: Optional[bool] = typer.Option(
         None, "--imbalance/--no-imbalance", help="Whether the classes are imbalanced (overrides the data)."),
     need: Optional[str] = typer.Option(
-        None, "--need", help="calibrated-probabilities, quantiles, counts, margins or uncertainty."),
-    csv_path: Optional[str] = typer.Option(None, "--csv", help="A CSV file with a header row to inspect."),
-    target: Optional[str] = typer.Option(None, "--target", help="The column of --csv holding the target."),
-    top: Optional[int] = typer.Option(None, "--top", help="Show only the best N."),
+        None, "--need", metavar="NEED", help="calibrated-probabilities, quantiles, counts, margins or uncertainty."),
+    csv_path: Optional[str] = typer.Option(None, "--csv", metavar="FILE", help="A CSV file with a header row to inspect."),
+    target: Optional[str] = typer.Option(None, "--target", metavar="COLUMN", help="The column of --csv holding the target."),
+    top: Optional[int] = typer.Option(None, "--top", metavar="N", help="Show only the best N."),
     show_rules: bool = typer.Option(False, "--rules", help="Print the advisor's rule table and exit."),
     as_json: bool = typer.Option(False, "--json", help="Print the profile, findings and ranking as JSON."),
     compare: bool = typer.Option(
@@ -340,6 +385,10 @@ def recommend_losses(
     if show_rules:
         _print_rules(advisor.RULES, as_json)
         return
+    check_choice("--task", task, lk.TASKS)
+    check_choice("--output-activation", output_activation, advisor.OUTPUT_ACTIVATIONS)
+    check_choice("--outliers", outliers, advisor.OUTLIER_LEVELS)
+    check_choice("--need", need, advisor.NEEDS)
     if (csv_path is None) != (target is None):
         raise CLIError("--csv and --target go together: --csv data.csv --target COLUMN")
     if top is not None and top < 1:
@@ -367,24 +416,28 @@ def recommend_losses(
 
 
 def _print_advice(advice, recommendations, csv_path: str | None, target: str | None) -> None:
-    from rich.table import Table
     from rich.text import Text
 
-    console = _console()
+    con = _console()
     if advice.data is not None:
-        console.print(Text(f"Found in {csv_path}, column {target!r}:", style="bold"))
-        for finding in advice.data.findings:
-            console.print(Text(f"  - {finding}"))
-    stated = ", ".join(f"{k}={v}" for k, v in vars(advice.profile).items() if v is not None)
-    table = Table(title=f"Recommended losses ({stated})", title_justify="left")
-    for column in ("#", "loss", "params", "score", "why"):
-        table.add_column(column, overflow="fold")
+        con.print(Text(f"Found in {csv_path}, column {target!r}:", style="bold"))
+        _print_bullets(con, advice.data.findings)
+    stated = ", ".join(
+        (flag_spelling(k if v else f"no_{k}", None) if isinstance(v, bool) else flag_spelling(k, str(v)))
+        for k, v in vars(advice.profile).items() if v is not None
+    )
+    rows = []
     for rank, r in enumerate(recommendations, start=1):
         params = ", ".join(f"{k}={_format_param(v)}" for k, v in r.params.items()) or "-"
         why = Text(r.reason)
-        why.append(f"\n[{r.source}]", style="dim")
-        table.add_row(str(rank), r.loss, Text(params), str(r.score), why)
-    console.print(table)
+        why.append(f" [{r.source}]", style="dim")
+        rows.append((str(rank), r.loss, params, f"{r.score:g}" if isinstance(r.score, float) else str(r.score), why))
+    print_table(
+        con, f"Recommended losses ({stated})",
+        (Column("#", no_wrap=True, justify="right"), Column("loss", no_wrap=True), Column("params"),
+         Column("score", no_wrap=True, justify="right"), Column("why")),
+        rows, show_lines=True, heading=lambda row: f"{row[0]}. {row[1]}",
+    )
 
 
 def _print_rules(rules, as_json: bool) -> None:
@@ -396,17 +449,14 @@ def _print_rules(rules, as_json: bool) -> None:
     if as_json:
         _print_json(records)
         return
-    from rich.table import Table
-    from rich.text import Text
-
-    table = Table(title=f"Advisor rules ({len(rules)})", title_justify="left")
-    for column in ("loss", "when", "score", "reason"):
-        table.add_column(column, overflow="fold")
+    rows = []
     for record in records:
         params = ", ".join(f"{k}={v}" for k, v in record["params"].items())
-        table.add_row(record["loss"] + (f" ({params})" if params else ""), Text(record["when"]),
-                      str(record["score"]), Text(record["reason"]))
-    _console().print(table)
+        rows.append((record["loss"] + (f" ({params})" if params else ""), record["when"], str(record["score"]),
+                     record["reason"]))
+    print_table(_console(), f"Advisor rules ({len(rules)})",
+                (Column("loss"), Column("when"), Column("score", no_wrap=True, justify="right"), Column("reason")),
+                rows, show_lines=True)
 
 
 # ------------------------------------------------------------------------------------ helpers
@@ -421,13 +471,17 @@ def _get_loss(name: str) -> lk.Loss:
         raise CLIError(f"unknown loss {name!r}{hint} (`losskit list` shows every loss)") from None
 
 
-def _console():
-    from rich.console import Console
+def check_choice(flag: str, value: Optional[str], choices) -> None:
+    """Reject a value of ``flag`` outside ``choices``, naming the flag and the closest choices."""
+    if value is None or value in choices:
+        return
+    close = difflib.get_close_matches(str(value).lower(), list(choices), n=3, cutoff=0.5)
+    hint = f"; did you mean {' or '.join(close)}?" if close else ""
+    raise CLIError(f"{flag} must be one of {', '.join(choices)}; got {value!r}{hint}")
 
-    # Piped output would get rich's 80-column fallback and fold every table cell; 120 columns
-    # keep the tables readable in logs and files (COLUMNS still wins when set).
-    piped = not sys.stdout.isatty() and "COLUMNS" not in os.environ
-    return Console(highlight=False, soft_wrap=False, width=120 if piped else None)
+
+def _console():
+    return console()
 
 
 def _print_json(data: Any) -> None:

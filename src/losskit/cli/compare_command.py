@@ -66,7 +66,12 @@ def compare(
     csv: Optional[Path] = typer.Option(None, "--csv", help="Your data: a CSV or Parquet file (needs --target)."),
     target: Optional[str] = typer.Option(None, "--target", help="The target column of --csv."),
     task: str = typer.Option("auto", "--task", help="auto, regression, binary or multiclass."),
-    losses: str = typer.Option("mse,mae,huber", "--losses", help="Comma-separated catalog names or aliases."),
+    losses: Optional[str] = typer.Option(
+        None, "--losses",
+        help="Comma-separated catalog names or aliases (default by task: regression mse,mae,huber; "
+        "binary sigmoid_cross_entropy,hinge,sigmoid_focal; multiclass sparse_softmax_cross_entropy,"
+        "sparse_softmax_focal,sparse_poly1_cross_entropy).",
+    ),
     param: Optional[List[str]] = typer.Option(
         None, "--param",
         help="A loss parameter, LOSS.NAME=VALUE (e.g. huber.delta=0.5); several values (huber.delta=0.1,0.5,1) "
@@ -127,7 +132,7 @@ def compare(
                 csv=None if csv is None else str(csv),
                 target=target,
                 task=task,
-                losses=_split_losses(losses),
+                losses=None if losses is None else _split_losses(losses),
                 params=list(param or []),
                 model=model,
                 epochs=epochs,
@@ -206,44 +211,107 @@ def json_payload(result: Any, out: Path) -> dict[str, Any]:
     )
 
 
+# Short column headers for the terminal table; the legend line under it spells out the ones
+# that are not common knowledge.
+SHORT_TITLES = {
+    "median_ae": "MedAE", "accuracy": "Acc", "macro_f1": "F1", "log_loss": "LogL", "brier": "Brier",
+    "coverage_90": "Cov90", "coverage_95": "Cov95", "nll": "NLL",
+}
+LEGEND = {
+    "median_ae": "MedAE median absolute error", "macro_f1": "F1 macro F1", "log_loss": "LogL log-loss",
+    "brier": "Brier Brier score", "nll": "NLL Gaussian NLL", "coverage_90": "Cov90 90% coverage",
+    "coverage_95": "Cov95 95% coverage", "ece": "ECE expected calibration error",
+    "epochs_to_convergence": "epochs: to converge", "train_seconds": "seconds: training time",
+    "gap": "gap: train − test",
+}
+SHORT_DYNAMICS = {"epochs_to_convergence": "epochs", "train_seconds": "seconds", "gap": "gap"}
+
+
+def ranked_table(result: Any) -> tuple[str, list[Any], list[list[str]], str]:
+    """The ranked table's title, columns (rank and loss first), rows and legend line."""
+    from losskit.lab.report import DYNAMICS_TITLES, format_value, metric_arrow, metric_names, metric_title, summary_by_loss
+
+    from ._layout import Column
+
+    metrics = metric_names(result)
+    dynamics = [c for c in DYNAMICS_TITLES if result.summary and f"{c}_mean" in result.summary[0]]
+    columns = [Column("#", no_wrap=True, justify="right"), Column("loss", no_wrap=True)]
+    columns += [
+        Column(f"{SHORT_TITLES.get(m, metric_title(m))} {metric_arrow(m)}", no_wrap=True, justify="right")
+        for m in metrics
+    ]
+    columns += [Column(SHORT_DYNAMICS[c], no_wrap=True, justify="right") for c in dynamics]
+    rows = []
+    for rank, (label, row) in enumerate(summary_by_loss(result).items(), start=1):
+        cells = [f"{format_value(row[f'{m}_mean'], 3)} ± {format_value(row[f'{m}_std'], 2)}" for m in metrics]
+        cells += [format_value(row[f"{c}_mean"], 3) for c in dynamics]
+        rows.append([str(rank), label, *cells])
+    seeds = len(result.settings.get("seeds") or []) or None
+    spread = f"mean ± std over {seeds} seeds" if seeds else "mean ± std over seeds"
+    legend = "; ".join([spread, *(LEGEND[k] for k in (*metrics, *dynamics) if k in LEGEND)]) + "."
+    title = f"{result.task}: losses ranked by {metric_title(result.primary_metric)} (clean test split)"
+    return title, columns, rows, legend
+
+
+def print_ranked(con: Any, title: str, columns: list[Any], rows: list[list[str]]) -> None:
+    """The ranked table in one piece when it fits ``con``; else its value columns split over
+    several tables, each repeating the rank and loss columns; blocks per loss as the last resort.
+    No cell is cut and no word split at any width."""
+    from ._layout import fit_columns, make_table, print_blocks
+
+    def table_of(indices: list[int], heading: str | None):
+        keep = [0, 1, *indices]
+        return make_table(heading, [columns[i] for i in keep], [[row[i] for i in keep] for row in rows])
+
+    values = list(range(2, len(columns)))
+    whole = table_of(values, title)
+    if fit_columns(con, whole):
+        con.print(whole)
+        return
+    groups: list[list[int]] = []
+    for index in values:
+        if groups and fit_columns(con, table_of([*groups[-1], index], None)):
+            groups[-1].append(index)
+        elif fit_columns(con, table_of([index], None)):
+            groups.append([index])
+        else:
+            groups = []
+            break
+    if not groups:  # not even rank, loss and one value fit: one block per loss
+        merged = [[f"{row[0]}. {row[1]}", *row[2:]] for row in rows]
+        print_blocks(con, title, columns[1:], merged)
+        return
+    for number, group in enumerate(groups):
+        table = table_of(group, title if number == 0 else None)
+        fit_columns(con, table)
+        if number:
+            con.print()
+        con.print(table)
+
+
 def print_result(result: Any, out: Path) -> None:
     """The ranked table, the verdict, the reuse count and the report's path, for a person."""
-    from rich.console import Console
-    from rich.table import Table
+    from rich.text import Text
 
-    from losskit.lab.report import (
-        DYNAMICS_TITLES, format_value, metric_arrow, metric_names, metric_title, summary_by_loss, verdict,
-    )
+    from losskit.lab.report import verdict
 
-    # Piped output (logs, CI) gets a wide fixed width instead of rich's 80 columns, so that
-    # loss names are never truncated; a terminal keeps its own width.
-    console = Console(highlight=False, width=None if sys.stdout.isatty() else 140)
-    metrics = metric_names(result)
-    table = Table(title=f"{result.task}: losses ranked by {metric_title(result.primary_metric)} (clean test split)")
-    table.add_column("#", justify="right")
-    table.add_column("loss", style="bold", no_wrap=True)
-    for metric in metrics:
-        arrow = metric_arrow(metric)
-        style = "bold cyan" if metric == result.primary_metric else None
-        table.add_column(f"{metric_title(metric)} {arrow}", justify="right", style=style, no_wrap=True)
-    dynamics = [c for c in DYNAMICS_TITLES if result.summary and f"{c}_mean" in result.summary[0]]
-    for column in dynamics:
-        table.add_column(DYNAMICS_TITLES[column], justify="right", no_wrap=True)
-    for rank, (label, row) in enumerate(summary_by_loss(result).items(), start=1):
-        cells = [f"{format_value(row[f'{m}_mean'])} [dim]± {format_value(row[f'{m}_std'], 2)}[/dim]" for m in metrics]
-        cells += [format_value(row[f"{c}_mean"], 3) for c in dynamics]
-        table.add_row(str(rank), label, *cells, style="green" if rank == 1 else None)
-    console.print(table)
+    from ._layout import console as make_console
+
+    # The terminal's width (COLUMNS wins); piped output gets 120 columns.
+    console = make_console()
+    title, columns, rows, legend = ranked_table(result)
+    print_ranked(console, title, columns, rows)
+    console.print(Text(legend, style="dim"))
     if result.sweep:
         _print_sweep(console, result)
     if result.tuning:
         _print_tuning(console, result)
-    console.print(verdict(result))
+    console.print(Text(verdict(result)))
     for warning in result.warnings:
-        console.print(f"[yellow]warning:[/yellow] {warning}")
+        console.print(Text.assemble(("warning:", "yellow"), f" {warning}"))
     if result.reused_runs:
-        console.print(f"reused {result.reused_runs} finished runs from {out / 'runs.sqlite'}, trained {result.new_runs}")
-    console.print(f"report: {out / 'report.html'}")
+        console.print(Text(f"reused {result.reused_runs} finished runs from {out / 'runs.sqlite'}, trained {result.new_runs}"))
+    console.print(Text(f"report: {out / 'report.html'}"))
     sys.stdout.flush()
 
 

@@ -120,6 +120,11 @@ class RunResult:
     def loss_label(self) -> str:
         return self.label or self.config.loss.label
 
+    def __repr__(self) -> str:
+        return (f"RunResult(loss={self.loss_label!r}, seed={self.config.seed}, "
+                f"metrics={ {k: round(v, 4) for k, v in self.metrics.items()} }, "
+                f"best_epoch={self.best_epoch}, predictions={len(self.test_predictions)})")
+
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
@@ -158,6 +163,25 @@ class CompareResult:
     @property
     def winner(self) -> str:
         return self.ranking[0]
+
+    def __repr__(self) -> str:
+        dataset = self.settings.get("dataset") or self.settings.get("csv") or "?"
+        losses = ", ".join(row["loss"] for row in self.summary)
+        return (f"CompareResult(dataset={dataset!r}, task={self.task!r}, losses=[{losses}], "
+                f"winner={self.winner!r}, metric={self.primary_metric!r}, runs={len(self.runs)})")
+
+    def to_frame(self, per: str = "seed"):
+        """A pandas DataFrame: ``per="seed"`` one row per (loss, seed) with every test metric;
+        ``per="loss"`` the per-loss summary (``<metric>_mean`` / ``<metric>_std``), ranked."""
+        import pandas as pd
+
+        if per == "loss":
+            order = {label: i for i, label in enumerate(self.ranking)}
+            rows = sorted(self.summary, key=lambda row: order.get(row["loss"], len(order)))
+            return pd.DataFrame(rows)
+        if per != "seed":
+            raise ValueError(f"per must be 'seed' or 'loss', got {per!r}")
+        return pd.DataFrame([{"loss": r.loss_label, "seed": r.config.seed, **r.metrics} for r in self.runs])
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -12,14 +12,32 @@ loss becomes a hyperparameter like any other:
 True
 
 Features are standardized inside ``fit`` (no scaler needed in the pipeline) and regression
-targets are centred and scaled with robust statistics (median, interquartile range), so loss
+targets are centred and scaled with robust statistics (median, interquartile range: the
+inverted-CDF quantiles, weighted with the sample weights), so loss
 parameters such as huber's ``delta`` act on a sensible scale; predictions come back in the
 targets' units.
+
+``fit(X, y, sample_weight=None)`` takes scikit-learn's sample weights (validated by
+``sklearn.utils.validation._check_sample_weight``: one non-negative number per row, or a scalar,
+not all zero). A weight multiplies its row's loss: every minibatch loss, and the early-stopping
+validation loss, is losskit's weighted mean ``sum(w * l) / sum(w)``; the feature standardization
+(weighted mean and standard deviation) and the target scaling (weighted quantiles) are weighted too. A row of weight zero is ignored, exactly: it is removed
+before training, so ``fit(X, y, sample_weight=w)`` equals ``fit(X[w > 0], y[w > 0],
+sample_weight=w[w > 0])`` bit for bit, and equal weights (all ones, or any constant) give the
+unweighted fit bit for bit. An integer weight ``k`` is the same objective as ``k`` copies of the
+row, but not the same run: minibatches and the validation split are drawn over rows, so the
+trained networks differ as two seeds do (scikit-learn's ``SGDRegressor`` and ``MLPRegressor``
+behave alike).
+
+Each distinct warning (a margin loss's uncalibrated probabilities, a loss's note about its head)
+is raised once per process, not once per ``fit``: a ``GridSearchCV`` over five losses shows each
+note once.
 """
 
 from __future__ import annotations
 
 import numbers
+import sys
 import warnings
 from typing import Any
 
@@ -27,14 +45,91 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
-from .data import robust_target_scaling
 from .models import HIDDEN_UNITS, NONNEGATIVE_LABELS, MODELS, build_model, head_for, predictions_of, probabilities
 from .train import DEFAULT_LEARNING_RATE, fit, predict_output, reproducible_torch
 
 # Below this many rows a validation split would be too small to stop on; train on all rows.
 MIN_ROWS_FOR_EARLY_STOPPING = 20
+
+# The messages already shown in this process: a hyperparameter search fits hundreds of times and
+# would repeat each note on every fit. Python's own "once per location" registry does not help:
+# scikit-learn and pytest reset the warning filters (and with them the registries) per fit.
+_WARNED: set[tuple[type, str]] = set()
+
+
+def _warn_once(message: str, category: type[Warning] = UserWarning, stacklevel: int = 2) -> None:
+    """``warnings.warn`` once per process and message.
+
+    A message that the active filters ignore is not marked as shown, so a later fit outside the
+    ``ignore`` block still shows it once.
+    """
+    key = (category, message)
+    if key in _WARNED:
+        return
+    if _filter_action(message, category, stacklevel + 1) != "ignore":
+        _WARNED.add(key)
+    warnings.warn(message, category, stacklevel=stacklevel + 1)
+
+
+def _filter_action(message: str, category: type[Warning], stacklevel: int) -> str:
+    """The action of the first filter matching the warning, as ``warnings.warn`` would choose it."""
+    try:
+        frame = sys._getframe(stacklevel)
+        module, lineno = frame.f_globals.get("__name__", "<string>"), frame.f_lineno
+    except ValueError:
+        module, lineno = "sys", 1
+    for action, text, kind, where, line in warnings.filters:
+        # warnings stores the message and module patterns compiled (or None for any).
+        if ((text is None or text.match(message)) and issubclass(category, kind)
+                and (where is None or where.match(module)) and (line == 0 or line == lineno)):
+            return action
+    return warnings.defaultaction
+
+
+def _reset_warnings() -> None:
+    """Forget the messages already shown (for tests that assert on them)."""
+    _WARNED.clear()
+
+
+def _weighted_rows(sample_weight: Any, X: np.ndarray) -> np.ndarray | None:
+    """Validated weights (scikit-learn's semantics), or None when they are all equal."""
+    if sample_weight is None:
+        return None
+    # Rejects NaN, inf, negative numbers, a wrong shape and all zeros, with scikit-learn's messages.
+    return _check_sample_weight(sample_weight, X, dtype=np.float64, ensure_non_negative=True, copy=True)
+
+
+def _drop_zero_weights(weight: np.ndarray | None, *arrays: np.ndarray) -> tuple:
+    """Remove the rows of weight zero; weights left all equal become None (the unweighted fit)."""
+    if weight is None:
+        return (None, *arrays)
+    keep = weight > 0
+    arrays = tuple(a[keep] for a in arrays) if not keep.all() else arrays
+    weight = weight[keep]
+    if np.all(weight == weight[0]):  # the weighted mean with equal weights is the mean
+        weight = None
+    return (weight, *arrays)
+
+
+def _target_scaling(y: np.ndarray, weight: np.ndarray | None, *, center: bool) -> tuple[float, float]:
+    """The lab's robust target scaling (median, IQR / 1.349; the standard deviation if the IQR is 0).
+
+    The quantiles are the inverted CDF (NumPy's only weighted quantiles), weighted or not, so
+    that equal weights, no weights, and integer weights against repeated rows all agree.
+    """
+    q25, median, q75 = np.quantile(y, [0.25, 0.5, 0.75], weights=weight, method="inverted_cdf")
+    scale = (q75 - q25) / 1.349
+    if not scale > 0:
+        mean = np.average(y, weights=weight)
+        scale = float(np.sqrt(np.average((y - mean) ** 2, weights=weight))) or 1.0
+    return (float(median) if center else 0.0), float(scale)
+
+
+def _label(value: Any) -> Any:
+    """A class label as the user wrote it (``1``, not ``np.int64(1)``)."""
+    return value.item() if isinstance(value, np.generic) else value
 
 
 class _LossEstimator(BaseEstimator):
@@ -93,25 +188,33 @@ class _LossEstimator(BaseEstimator):
             raise ValueError(f"validation_fraction must lie strictly between 0 and 1; got {self.validation_fraction!r}")
         return loss, params
 
-    def _fit_arrays(self, X: np.ndarray, y: np.ndarray, loss: Any, params: dict[str, Any], n_classes: int) -> None:
+    def _fit_arrays(
+        self, X: np.ndarray, y: np.ndarray, loss: Any, params: dict[str, Any], n_classes: int,
+        weight: np.ndarray | None = None,
+    ) -> None:
         head, notes = head_for(loss, self._task_for(n_classes), n_classes)
         for note in notes:
-            warnings.warn(note, UserWarning, stacklevel=3)
+            _warn_once(note, UserWarning, stacklevel=3)
         seed = self._seed()
-        self._x_mean = X.mean(axis=0)
-        std = X.std(axis=0)
+        if weight is None:
+            self._x_mean = X.mean(axis=0)
+            std = X.std(axis=0)
+        else:
+            self._x_mean = np.average(X, axis=0, weights=weight)
+            std = np.sqrt(np.average((X - self._x_mean) ** 2, axis=0, weights=weight))
         self._x_scale = np.where(std > 0, std, 1.0)
         X = (X - self._x_mean) / self._x_scale
-        X_train, y_train, X_val, y_val = self._validation_split(X, y, seed, n_classes)
+        X_train, y_train, X_val, y_val, w_train, w_val = self._validation_split(X, y, seed, n_classes, weight)
         with reproducible_torch(seed):
             network = build_model(self.model, X.shape[1], head.n_outputs, self.hidden_units).to(self.device)
             history = fit(
                 network, head, loss, params, X_train, y_train, X_val, y_val,
                 epochs=self.epochs, batch_size=self.batch_size, patience=self.patience, seed=seed,
                 learning_rate=self.learning_rate or DEFAULT_LEARNING_RATE[self.model], device=self.device,
+                **({} if weight is None else {"sample_weight": w_train, "val_sample_weight": w_val}),
             )
         for message in history.warnings:
-            warnings.warn(message, UserWarning, stacklevel=3)
+            _warn_once(message, UserWarning, stacklevel=3)
         self.network_ = network
         self.head_ = head
         # The names of the network's predictions, fixed at fit: set_params(loss=...) must not
@@ -130,9 +233,10 @@ class _LossEstimator(BaseEstimator):
             return int(self.random_state)
         return int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
 
-    def _validation_split(self, X: np.ndarray, y: np.ndarray, seed: int, n_classes: int) -> tuple:
+    def _validation_split(self, X: np.ndarray, y: np.ndarray, seed: int, n_classes: int,
+                          weight: np.ndarray | None = None) -> tuple:
         if not self.early_stopping or len(X) < MIN_ROWS_FOR_EARLY_STOPPING:
-            return X, y, None, None
+            return X, y, None, None, weight, None
         from sklearn.model_selection import train_test_split
 
         stratify = None
@@ -140,10 +244,15 @@ class _LossEstimator(BaseEstimator):
             counts = np.bincount(y, minlength=n_classes)
             if counts.min() >= 2 and round(self.validation_fraction * len(y)) >= n_classes:
                 stratify = y
-        X_train, X_val, y_train, y_val = train_test_split(
-            X, y, test_size=self.validation_fraction, random_state=seed, stratify=stratify
+        if weight is None:
+            X_train, X_val, y_train, y_val = train_test_split(
+                X, y, test_size=self.validation_fraction, random_state=seed, stratify=stratify
+            )
+            return X_train, y_train, X_val, y_val, None, None
+        X_train, X_val, y_train, y_val, w_train, w_val = train_test_split(
+            X, y, weight, test_size=self.validation_fraction, random_state=seed, stratify=stratify
         )
-        return X_train, y_train, X_val, y_val
+        return X_train, y_train, X_val, y_val, w_train, w_val
 
     def _output(self, X: Any) -> Any:
         check_is_fitted(self, "network_")
@@ -178,15 +287,21 @@ class LossRegressor(RegressorMixin, _LossEstimator):
     n_features_in_, feature_names_in_
     """
 
-    def fit(self, X: Any, y: Any) -> "LossRegressor":
+    def fit(self, X: Any, y: Any, sample_weight: Any = None) -> "LossRegressor":
+        """Train on ``X``, ``y``; ``sample_weight`` (n_samples,) multiplies each row's loss.
+
+        A row of weight zero is ignored (removed before training); equal weights give the
+        unweighted fit. See the module's notes on weights.
+        """
         loss, params = self._check_params()
         X, y = validate_data(self, X, y, y_numeric=True, dtype=[np.float64, np.float32])
-        y = np.asarray(y, dtype=np.float64)
+        weight, X, y = _drop_zero_weights(_weighted_rows(sample_weight, X), X, np.asarray(y, dtype=np.float64))
         nonnegative = loss.label_format in NONNEGATIVE_LABELS
         if nonnegative and (y < 0).any():
             raise ValueError(f"{loss.name} needs non-negative targets; y has {y.min():g}")
-        self._y_center, self._y_scale = robust_target_scaling(y, center=not nonnegative)
-        self._fit_arrays(np.asarray(X, dtype=np.float64), (y - self._y_center) / self._y_scale, loss, params, 0)
+        self._y_center, self._y_scale = _target_scaling(y, weight, center=not nonnegative)
+        self._fit_arrays(np.asarray(X, dtype=np.float64), (y - self._y_center) / self._y_scale, loss, params, 0,
+                         weight)
         return self
 
     def predict(self, X: Any, return_std: bool = False) -> Any:
@@ -235,14 +350,25 @@ class LossClassifier(ClassifierMixin, _LossEstimator):
             early_stopping, validation_fraction, patience, device, random_state,
         )
 
-    def fit(self, X: Any, y: Any) -> "LossClassifier":
+    def fit(self, X: Any, y: Any, sample_weight: Any = None) -> "LossClassifier":
+        """Train on ``X``, ``y``; ``sample_weight`` (n_samples,) multiplies each row's loss.
+
+        ``classes_`` are the classes of ``y``; at least two of them need a positive weight.
+        """
         loss, params = self._check_params()
         X, y = validate_data(self, X, y, dtype=[np.float64, np.float32])
         check_classification_targets(y)
         self.classes_, encoded = np.unique(y, return_inverse=True)
         if len(self.classes_) < 2:
-            raise ValueError(f"LossClassifier needs at least 2 classes in y; got 1 class ({self.classes_[0]!r})")
-        self._fit_arrays(np.asarray(X, dtype=np.float64), encoded.astype(np.int64), loss, params, len(self.classes_))
+            raise ValueError(f"LossClassifier needs at least 2 classes in y; got 1 class ({_label(self.classes_[0])!r})")
+        weight, X, encoded = _drop_zero_weights(_weighted_rows(sample_weight, X), X, encoded.astype(np.int64))
+        weighted_classes = np.unique(encoded)
+        if len(weighted_classes) < 2:
+            raise ValueError(
+                f"LossClassifier needs at least 2 classes with a positive sample_weight; only class "
+                f"{_label(self.classes_[weighted_classes[0]])!r} has one"
+            )
+        self._fit_arrays(np.asarray(X, dtype=np.float64), encoded, loss, params, len(self.classes_), weight)
         return self
 
     def _task_for(self, n_classes: int) -> str:

@@ -149,6 +149,12 @@ def verdict(result: CompareResult) -> str:
     margin = abs(second - best)
     relative = f" ({margin / abs(second):.1%})" if second else ""
     better = "higher" if metric in HIGHER_IS_BETTER else "lower"
+    if format_value(best) == format_value(second):
+        # Equal at the displayed precision: a tie, not a win (the order is the unrounded one).
+        return (
+            f"{winner} ties with {runner_up} on {title}: {format_value(best)} vs {format_value(second)}, "
+            f"equal at this precision (listed first on the unrounded mean); {_noise_clause(result.significance)}"
+        )
     sentence = (
         f"{winner} wins on {title}: {format_value(best)} vs {format_value(second)} for {runner_up}, "
         f"{format_value(margin, 3)} {better}{relative}; {_noise_clause(result.significance)}"

@@ -27,6 +27,12 @@ from .train import DEFAULT_LEARNING_RATE, run_one
 
 BACKENDS = ("local", "ray")
 DEFAULT_DATASET = "diabetes"
+# The losses compared when none are named: the usual baseline and two alternatives per task.
+DEFAULT_LOSSES = {
+    "regression": ("mean_squared_error", "mean_absolute_error", "huber"),
+    "binary": ("sigmoid_cross_entropy", "hinge", "sigmoid_focal"),
+    "multiclass": ("sparse_softmax_cross_entropy", "sparse_softmax_focal", "sparse_poly1_cross_entropy"),
+}
 RAY_MISSING = "backend='ray' needs Ray: pip install 'losskit[ray]'"
 
 
@@ -298,7 +304,7 @@ def compare(
     csv: str | os.PathLike | None = None,
     target: str | None = None,
     task: str = "auto",
-    losses: str | Sequence[str] = ("mse", "mae", "huber"),
+    losses: str | Sequence[str] | None = None,
     params: Sequence[str] | Mapping[str, Mapping[str, Any]] | None = None,
     model: str = "linear",
     epochs: int = 100,
@@ -330,7 +336,10 @@ def compare(
     ``report=True`` and ``out`` set, the HTML report and results file are written to ``out``.
 
     ``dataset`` is a built-in name (:data:`~losskit.lab.DATASETS`); ``csv`` a CSV or Parquet
-    file with ``target`` the column to predict. ``params`` sets loss parameters as
+    file with ``target`` the column to predict. ``losses`` defaults by task
+    (:data:`DEFAULT_LOSSES`: mse, mae and huber for regression; sigmoid cross-entropy, hinge
+    and sigmoid focal for binary; sparse softmax cross-entropy, focal and poly-1 for
+    multiclass). ``params`` sets loss parameters as
     ``["huber.delta=0.5"]`` or ``{"huber": {"delta": 0.5}}``; several values
     (``"huber.delta=0.1,0.5,1"``, ``{"huber": {"delta": [0.1, 0.5]}}``) or ``auto`` tune the
     parameter: every value is trained, and per seed the one with the best primary metric on the
@@ -368,7 +377,7 @@ def compare(
 
         require_mlflow()
     seed_list = _seed_list(seeds)
-    entries = resolve_entries(losses, params)
+    entries = resolve_entries(DEFAULT_LOSSES[data.task] if losses is None else losses, params)
     notes = _check_pairings([e.specs()[0] for e in entries], data, model)
     primary = _primary_metric(metric, data.task)
     lr = float(learning_rate) if learning_rate is not None else DEFAULT_LEARNING_RATE[model]

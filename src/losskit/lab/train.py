@@ -86,6 +86,8 @@ def fit(
     seed: int,
     device: str = "cpu",
     monitor: Callable[[Any], float] | None = None,
+    sample_weight: np.ndarray | None = None,
+    val_sample_weight: np.ndarray | None = None,
 ) -> History:
     """Train ``model`` with Adam on ``loss`` (a losskit Loss on torch tensors); early stopping.
 
@@ -97,6 +99,10 @@ def fit(
     ``monitor``, given the model's raw output on the validation rows, returns a metric that is
     recorded per epoch (the lab's clean validation metric); it never steers training. The
     history also records each epoch's mean gradient norm and the wall time.
+
+    ``sample_weight`` / ``val_sample_weight`` (one non-negative weight per row) multiply each
+    row's loss: every minibatch loss and the validation loss are losskit's weighted means
+    ``sum(w * l) / sum(w)``, and a zero-weight row contributes exactly nothing.
     """
     import torch
 
@@ -108,6 +114,9 @@ def fit(
     if has_val:
         Xv = torch.as_tensor(X_val, dtype=torch.float32, device=device)
         yv = encode_labels(head, y_val, device)
+    w = None if sample_weight is None else torch.as_tensor(sample_weight, dtype=torch.float32, device=device)
+    wv = None if not has_val or val_sample_weight is None else torch.as_tensor(
+        val_sample_weight, dtype=torch.float32, device=device)
     generator = torch.Generator().manual_seed(seed)
     optimizer = Adam(model.parameters(), lr=learning_rate)
     history = History()
@@ -116,7 +125,9 @@ def fit(
     parameters = [p for p in model.parameters() if p.requires_grad]
     started = time.perf_counter()
 
-    def loss_of(labels: Any, raw: Any) -> Any:
+    def loss_of(labels: Any, raw: Any, weight: Any = None) -> Any:
+        if weight is not None:
+            return loss(labels, *predictions_of(activate(head, raw)), sample_weight=weight, **params)
         return loss(labels, *predictions_of(activate(head, raw)), **params)
 
     # Check labels and outputs once with losskit's value checks (clear errors for bad targets),
@@ -130,15 +141,15 @@ def fit(
             total, norms, steps = 0.0, 0.0, 0
             for start in range(0, n, batch_size):
                 rows = order[start : start + batch_size]
-                value = loss_of(y[rows], model(X[rows]))
+                value = loss_of(y[rows], model(X[rows]), None if w is None else w[rows])
                 optimizer.zero_grad(set_to_none=True)
                 value.backward()
                 with torch.no_grad():
                     norms += float(torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(p.grad) for p in parameters if p.grad is not None])))
                 optimizer.step()
-                total += float(value.detach()) * len(rows)
+                total += float(value.detach()) * (len(rows) if w is None else float(w[rows].sum()))
                 steps += 1
-            train_value = total / n
+            train_value = total / (n if w is None else max(float(w.sum()), 1e-300))
             history.train_loss.append(train_value)
             history.grad_norm.append(norms / max(steps, 1))
             if not math.isfinite(train_value):
@@ -151,7 +162,7 @@ def fit(
             with torch.no_grad():
                 if has_val:
                     raw_val = model(Xv)
-                    monitored = float(loss_of(yv, raw_val))
+                    monitored = float(loss_of(yv, raw_val, wv))
                     history.val_metric.append(float(monitor(raw_val)) if monitor is not None else math.nan)
                 else:
                     monitored = train_value
