@@ -32,6 +32,8 @@ the conformance command and the reference tests read):
   GPU. With CUDA available the GPU is benchmarked too.
 * JAX: ``jax.jit(jax.value_and_grad(...))`` of the loss against the same of Optax's loss, for
   every loss Optax has (the others are timed without a reference).
+* CuPy, where CuPy and a CUDA device are present (skipped with the reason printed otherwise):
+  ``value_and_grad`` on the GPU against the same call on NumPy.
 * NumPy: the three doors ``lk.X(...)``, ``lk.X.grad`` and ``lk.X.value_and_grad``. A
   pointwise loss is compared with copying its inputs once (reading them and writing arrays of
   their size: the least a value and gradient can move, the memory-bandwidth bound); a loss over
@@ -555,6 +557,35 @@ def bench_jax(loss: lk.Loss, config: Config) -> list[Row]:
     return [Row(loss.name, "jax", "jit(value_and_grad)", None, timed(ours), ref_name, ref_ms, note=note)]
 
 
+def cupy_device_or_reason() -> tuple[Any, str]:
+    """``(cupy, "")`` where CuPy and a CUDA device are present, else ``(None, why not)``."""
+    try:
+        import cupy
+    except ImportError:
+        return None, "CuPy is not installed"
+    try:
+        if cupy.cuda.runtime.getDeviceCount() < 1:
+            return None, "no CUDA device"
+    except Exception as exc:  # CUDARuntimeError without a driver
+        return None, f"no CUDA device ({exc})"
+    return cupy, ""
+
+
+def bench_cupy(loss: lk.Loss, config: Config, cupy: Any) -> list[Row]:
+    """value_and_grad on the GPU (CuPy through array-api-compat) against the same call on NumPy."""
+    y_true, predictions = make_inputs(loss, config)
+    target = None if y_true is None else cupy.asarray(y_true)
+    arrays = tuple(cupy.asarray(p) for p in predictions)
+
+    def on_gpu():
+        loss.value_and_grad(*call_arguments(loss, target, arrays))
+        cupy.cuda.Device().synchronize()
+
+    ours = median_time(on_gpu, config.repeats)
+    numpy_ms = median_time(lambda: loss.value_and_grad(*call_arguments(loss, y_true, predictions)), config.repeats)
+    return [Row(loss.name, "cupy", "value_and_grad", None, ours, "NumPy value_and_grad (CPU)", numpy_ms)]
+
+
 # ------------------------------------------------------------------------------------ report
 
 def _fmt(value: float | None, digits: int = 3) -> str:
@@ -601,6 +632,11 @@ def run(size: str, losses: list[str] | None = None, backends: tuple[str, ...] = 
         torch.set_num_threads(os.cpu_count() or 1)
         if torch.cuda.is_available():
             devices.append("cuda")
+    cupy = None
+    if "cupy" in backends:
+        cupy, reason = cupy_device_or_reason()
+        if cupy is None:
+            print(f"  cupy: skipped, {reason}", file=sys.stderr, flush=True)
     rows: list[Row] = []
     for loss in selected:
         if "numpy" in backends:
@@ -610,6 +646,8 @@ def run(size: str, losses: list[str] | None = None, backends: tuple[str, ...] = 
                 rows += bench_torch(loss, config, device)
         if "jax" in backends and _available("jax"):
             rows += bench_jax(loss, config)
+        if cupy is not None:
+            rows += bench_cupy(loss, config, cupy)
         if size == "large":
             gc.collect()  # cyclic garbage (autograd graphs) before the next loss's 10^7-element inputs
         print(f"  {size} {loss.name}: done", file=sys.stderr, flush=True)
@@ -727,7 +765,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", help="write the Markdown report to this file (default: stdout)")
     parser.add_argument("--readme", help="also replace the summary block of this README")
     parser.add_argument("--loss", action="append", dest="losses", help="benchmark only this loss (repeatable)")
-    parser.add_argument("--backend", action="append", dest="backends", choices=("numpy", "torch", "jax"),
+    parser.add_argument("--backend", action="append", dest="backends", choices=("numpy", "torch", "jax", "cupy"),
                         help="benchmark only this backend (repeatable)")
     parser.add_argument("--classes", type=int, help="number of classes for the losses over a class axis")
     args = parser.parse_args(argv)
@@ -735,7 +773,7 @@ def main(argv: list[str] | None = None) -> int:
     print(plan(args.preset, args.sizes), file=sys.stderr if not args.dry_run else sys.stdout, flush=True)
     if args.dry_run:
         return 0
-    results = [run(size, args.losses, tuple(args.backends or ("numpy", "torch", "jax")), args.classes)
+    results = [run(size, args.losses, tuple(args.backends or ("numpy", "torch", "jax", "cupy")), args.classes)
                for size in sizes]
     block = summary(results)
     report = "## Targets\n\n" + block + "\n" + "\n".join(section(config, rows) for config, rows in results)

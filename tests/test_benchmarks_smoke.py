@@ -160,3 +160,13 @@ def test_dry_run_prints_the_expected_time_and_memory(preset, capsys):
     out = capsys.readouterr().out
     _, time_text, memory_text = bench.PRESETS[preset]
     assert f"preset {preset}" in out and time_text in out and memory_text in out
+
+
+def test_cupy_rows_run_on_a_cuda_device_or_are_skipped_with_the_reason(capsys):
+    cupy, reason = bench.cupy_device_or_reason()
+    _, rows = bench.run("smoke", ["huber"], ("cupy",))
+    if cupy is None:
+        assert rows == [] and f"cupy: skipped, {reason}" in capsys.readouterr().err
+    else:
+        assert [(r.backend, r.implementation) for r in rows] == [("cupy", "value_and_grad")]
+        assert rows[0].total_ms > 0 and rows[0].reference_ms > 0
