@@ -356,8 +356,8 @@ def test_imbalance_subsamples_the_minority_class_of_the_training_split_only():
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        (dict(dataset="iris", outliers=0.1), "outliers corrupts regression targets"),
-        (dict(dataset="diabetes", label_noise=0.1), "label_noise flips class labels"),
+        (dict(dataset="iris", outliers=0.1), "outliers= corrupts regression targets"),
+        (dict(dataset="diabetes", label_noise=0.1), "label_noise= flips class labels"),
         (dict(dataset="diabetes", imbalance=0.5), "imbalance subsamples classes"),
         (dict(dataset="diabetes", outliers=1.5), "outliers must be a fraction in"),
     ],
@@ -603,3 +603,21 @@ def test_compare_result_repr_is_short_and_to_frame_has_a_row_per_loss_and_seed()
     assert set(frame["loss"]) == {row["loss"] for row in result.summary} and set(frame["seed"]) == {r.config.seed for r in result.runs}
     per_loss = result.to_frame(per="loss")
     assert list(per_loss["loss"]) == result.ranking
+
+
+@pytest.mark.parametrize(
+    "kwargs, python_spelling, cli_spelling",
+    [
+        (dict(dataset="diabetes", csv="data.csv"), "dataset= (a built-in name) or csv=", "DATASET (a built-in name) or --csv"),
+        (dict(dataset="diabetes", task="binary"), "got task='binary' (use task='auto')", "got --task binary (use --task auto)"),
+        (dict(dataset="diabetes", label_noise=0.1), "for regression use outliers=", "for regression use --outliers"),
+        (dict(dataset="diabetz"), "did you mean 'diabetes'? ", "or pass --csv a file"),
+    ],
+)
+def test_argument_errors_name_keywords_in_python_and_flags_on_the_command_line(kwargs, python_spelling, cli_spelling):
+    from losskit.cli import flag_spelling
+
+    with pytest.raises(lk.ArgumentError) as caught:
+        compare(losses=["mean_squared_error"], **kwargs)
+    assert python_spelling in str(caught.value)
+    assert cli_spelling in caught.value.render(flag_spelling)

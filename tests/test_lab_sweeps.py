@@ -81,7 +81,7 @@ def test_parse_sweep_reads_every_perturbation_and_rejects_bad_levels():
 def test_a_sweep_level_out_of_range_is_rejected_before_training():
     with pytest.raises(ValueError, match="outliers must be a fraction"):
         compare(dataset="diabetes", losses="mse", sweep="outliers=0,1.5", seeds=1, epochs=1, **QUICK)
-    with pytest.raises(ValueError, match="label_noise flips class labels"):
+    with pytest.raises(ValueError, match="label_noise= flips class labels"):
         compare(dataset="diabetes", losses="mse", sweep="label-noise=0,0.1", seeds=1, epochs=1, **QUICK)
 
 

@@ -19,6 +19,7 @@ from . import overlap  # isort: skip
 from . import embedding  # isort: skip
 from . import linear  # isort: skip
 from ._array import value_checks
+from ._errors import ArgumentError
 from ._loss import LABEL_FORMATS, PREDICTION_SPACES, TASKS, Equivalent, Loss, Param
 from ._reduction import REDUCTIONS
 from ._kernels import array_libraries, reference_only
@@ -44,6 +45,7 @@ __all__ = [
     "names",
     "suggest",
     "value_checks",
+    "ArgumentError",
     "reference_only",
     "array_libraries",
     "class_name",

@@ -13,7 +13,12 @@ from __future__ import annotations
 import string
 from collections.abc import Callable
 
-__all__ = ["ArgumentError", "python_spelling"]
+__all__ = ["ArgumentError", "python_spelling", "literal"]
+
+
+def literal(text: object) -> str:
+    """User text (a path, a column name) placed in a template, its braces kept as they are."""
+    return str(text).replace("{", "{{").replace("}", "}}")
 
 
 def python_spelling(argument: str, value: str | None) -> str:
@@ -44,6 +49,8 @@ class ArgumentError(ValueError):
             field for _, field, _, _ in string.Formatter().parse(template) if field
         )
         super().__init__(self.render(python_spelling))
+
+    literal = staticmethod(literal)
 
     def render(self, spell: Callable[[str, str | None], str]) -> str:
         """The message with each argument spelled by ``spell(argument, value_or_None)``."""

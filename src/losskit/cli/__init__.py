@@ -91,8 +91,13 @@ def flag_spelling(argument: str, value: str | None) -> str:
     With a value: ``("task", "binary")`` -> ``--task binary``. Used to render
     :class:`losskit._errors.ArgumentError` messages for a shell user.
     """
+    if argument in _POSITIONAL:  # an argument the command line takes by position, not as a flag
+        return _POSITIONAL[argument] if value is None else value
     flag = "--" + argument.replace("_", "-")
     return flag if value is None else f"{flag} {value}"
+
+
+_POSITIONAL = {"dataset": "DATASET"}
 
 
 def _tidy_param(param) -> None:

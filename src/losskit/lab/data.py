@@ -19,6 +19,10 @@ from typing import Any, Callable
 
 import numpy as np
 
+from losskit import ArgumentError
+
+literal = ArgumentError.literal  # user text inside an error template
+
 TASK_CHOICES = ("auto", "regression", "binary", "multiclass")
 
 # Fractions of the rows that go to training, validation (early stopping) and test (metrics).
@@ -235,7 +239,12 @@ def load_dataset(name: str) -> Dataset:
     """
     key = name.strip().lower().replace("-", "_")
     if key not in _BUILTIN:
-        raise ValueError(f"unknown dataset {name!r}; choose one of {', '.join(_BUILTIN)}, or pass csv= a file")
+        import difflib
+
+        close = difflib.get_close_matches(str(name), list(_BUILTIN), n=1)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        raise ArgumentError(f"unknown dataset {literal(repr(name))}; {literal(hint)}choose one of {', '.join(_BUILTIN)}, "
+                            "or pass {csv} a file")
     loader, task, _ = _BUILTIN[key]
     X, y, feature_names, target, classes = loader()
     X = np.asarray(X, dtype=np.float64)
@@ -274,7 +283,7 @@ def load_table(path: str | os.PathLike, target: str | None, task: str = "auto") 
         raise ValueError(f"task must be one of {', '.join(TASK_CHOICES)}; got {task!r}")
     frame = _read_table(path)
     if target is None:
-        raise ValueError(f"{path}: pass target= the name of the column to predict (columns: {_columns(frame)})")
+        raise ArgumentError(f"{literal(path)}: pass {{target}} the name of the column to predict (columns: {literal(_columns(frame))})")
     if target not in frame.columns:
         raise ValueError(f"{path}: no target column {target!r}; the columns are {_columns(frame)}")
     if len(frame) < MIN_ROWS:
@@ -388,9 +397,9 @@ def _regression_target(y_raw: Any, path: str, target: str) -> np.ndarray:
 
     if not pd.api.types.is_numeric_dtype(y_raw) or pd.api.types.is_bool_dtype(y_raw):
         first = str(y_raw.iloc[0])
-        raise ValueError(
-            f"{path}: target column {target!r} is not numeric (row 1 holds {first!r}); "
-            f"use task='binary' or 'multiclass' to predict classes"
+        raise ArgumentError(
+            f"{literal(path)}: target column {literal(repr(target))} is not numeric (row 1 holds {literal(repr(first))}); "
+            "use {task:binary} or {task:multiclass} to predict classes"
         )
     return y_raw.to_numpy(dtype=np.float64)
 
@@ -403,9 +412,9 @@ def _class_target(y_raw: Any, path: str, target: str, task: str) -> tuple[np.nda
             f"classification needs at least two"
         )
     if task == "binary" and len(uniques) > 2:
-        raise ValueError(
-            f"{path}: target column {target!r} has {len(uniques)} classes; task='binary' needs exactly 2 "
-            f"(use task='multiclass')"
+        raise ArgumentError(
+            f"{literal(path)}: target column {literal(repr(target))} has {len(uniques)} classes; {{task:binary}} needs "
+            "exactly 2 (use {task:multiclass})"
         )
     counts = np.bincount(labels)
     if counts.min() < 3:
@@ -574,8 +583,8 @@ def check_perturbations(task: str, outliers: float, label_noise: float, imbalanc
         raise ValueError(f"imbalance must be a ratio minority/majority in (0, 1]; got {imbalance!r}")
     if task == "regression":
         if label_noise:
-            raise ValueError("label_noise flips class labels and applies to classification; for regression use outliers=")
+            raise ArgumentError("{label_noise} flips class labels and applies to classification; for regression use {outliers}")
         if imbalance is not None:
             raise ValueError("imbalance subsamples classes and applies to classification; it has no meaning for regression")
     elif outliers:
-        raise ValueError(f"outliers corrupts regression targets; for a {task} task use label_noise= to flip labels")
+        raise ArgumentError(f"{{outliers}} corrupts regression targets; for a {literal(task)} task use {{label_noise}} to flip labels")

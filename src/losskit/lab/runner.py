@@ -18,9 +18,11 @@ import warnings
 from dataclasses import dataclass
 from typing import Any, Iterator, Mapping, Sequence
 
+from losskit import ArgumentError
+
 from . import metrics as M
 from ._types import HIGHER_IS_BETTER, CompareResult, LossSpec, RunConfig, RunResult
-from .data import Dataset, check_perturbations, load_dataset, load_table
+from .data import Dataset, check_perturbations, literal, load_dataset, load_table
 from .models import MODELS, NONNEGATIVE_LABELS, head_for
 from .store import STORE_FILENAME, RunStore
 from .train import DEFAULT_LEARNING_RATE, run_one
@@ -602,14 +604,14 @@ def _std(values: Sequence[float]) -> float:
 
 def _load(dataset: str | None, csv: str | os.PathLike | None, target: str | None, task: str) -> Dataset:
     if dataset is not None and csv is not None:
-        raise ValueError("pass either dataset= (a built-in name) or csv= (a file), not both")
+        raise ArgumentError("pass either {dataset} (a built-in name) or {csv} (a file), not both")
     if csv is not None:
         return load_table(csv, target, task)
     data = load_dataset(dataset or DEFAULT_DATASET)
     if target is not None:
-        raise ValueError(f"target= applies to csv= files; the built-in dataset {data.name!r} has its own target")
+        raise ArgumentError(f"{{target}} applies to {{csv}} files; the built-in dataset {literal(repr(data.name))} has its own target")
     if task not in ("auto", data.task):
-        raise ValueError(f"the built-in dataset {data.name!r} is a {data.task} task; got task={task!r} (use task='auto')")
+        raise ArgumentError(f"the built-in dataset {literal(repr(data.name))} is a {data.task} task; got {{task:{literal(task)}}} (use {{task:auto}})")
     return data
 
 
@@ -638,7 +640,7 @@ def _check_training_settings(
         if not device.startswith("cuda"):
             raise ValueError(f"device must be 'cpu' or 'cuda' (or 'cuda:N'); got {device!r}")
         if not torch.cuda.is_available():
-            raise ValueError(f"device={device!r} but PyTorch sees no CUDA GPU here; use device='cpu'")
+            raise ArgumentError(f"{{device:{literal(device)}}} but PyTorch sees no CUDA GPU here; use {{device:cpu}}")
 
 
 def _seed_list(seeds: int | Sequence[int]) -> list[int]:
