@@ -5,7 +5,7 @@ One command writes the full tables and the README's summary::
     python -m benchmarks.run --size small --size large --out benchmarks/results-cpu.md --readme README.md
     python -m benchmarks.run --size large            # 10^7 elements; 2048 x 32000 logits
     python -m benchmarks.run --size smoke            # seconds; what the tests run
-    python -m benchmarks.run                         # the quick preset (batch 32): minutes, under 1 GB
+    python -m benchmarks.run                         # the quick preset (batch 32): 2-4 min, under 1 GB
     python -m benchmarks.run --preset full --dry-run # print the plan (time, memory) and exit
 
 Every run prints its plan first: the preset's sizes, expected time and peak memory (PRESETS).
@@ -66,19 +66,17 @@ from losskit import equivalents  # noqa: E402
 SIZES = {
     # name: (pointwise elements, (rows, classes) for losses over a class axis, repeats)
     "smoke": (256, (16, 8), 1),
-    "small": (32, (32, 10), 200),
+    "small": (32, (32, 10), 60),
     # A language model's vocabulary of 32000 at 2048 tokens: each float32 array of logits is
     # 262 MB, so every door and reference of one loss fits in memory together on a 24 GB machine.
     "large": (10**7, (2048, 32000), 3),
 }
 
-# Presets: the sizes run and their expected cost, printed before a run starts. "quick" measured
-# with /usr/bin/time -v on the 2-core VM while shared with other jobs (load ~4, the run got 50% of a
-# CPU: 8 min wall, ~4 min CPU, peak RSS 0.6 GB); "full" is the README's results command, measured
-# before (17 min, 22 GB peak: the 2048 x 32000 logits of every door and reference of one loss).
+# Presets: the sizes run and their expected cost, printed before a run starts; how each was
+# measured (/usr/bin/time -v on the 2-core VM) is in benchmarks/results-presets.md.
 PRESETS = {
     # name: (sizes, expected wall time, expected peak memory)
-    "quick": (("small",), "about 5-8 min on 2 CPU cores", "about 0.6 GB"),
+    "quick": (("small",), "about 2 min of CPU (2-4 min wall on 2 cores)", "about 0.6 GB"),
     "full": (("small", "large"), "about 17 min on 2 CPU cores", "about 22 GB (needs a 24 GB machine)"),
 }
 

@@ -168,7 +168,7 @@ def test_lab_gbdt_huber_beats_l2_on_twenty_percent_outliers():
     pytest.importorskip("sklearn")
     result = lk.lab.compare(dataset="diabetes", losses="mse,huber", outliers=0.2, model="gbdt", seeds=3,
                             out=None, progress=False, report=False)
-    rmse = {row["loss"]: row["rmse_mean"] for row in result.summary}
+    rmse = {row["loss"]: row["rmse_mean"] for row in result.per_loss}
     assert rmse["huber"] < rmse["mean_squared_error"]
     by_seed = {(r.loss_label, r.config.seed): r.metrics["rmse"] for r in result.runs}
     assert all(by_seed[("huber", s)] < by_seed[("mean_squared_error", s)] for s in range(3))
@@ -188,4 +188,4 @@ def test_lab_gbdt_trains_classification_losses_on_logits():
         warnings.simplefilter("ignore", UserWarning)
         result = lk.lab.compare(dataset="breast_cancer", losses="sigmoid_cross_entropy,hinge", model="gbdt", seeds=1,
                                 epochs=40, out=None, progress=False, report=False)
-    assert all(row["accuracy_mean"] > 0.9 for row in result.summary)
+    assert all(row["accuracy_mean"] > 0.9 for row in result.per_loss)

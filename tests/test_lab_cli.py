@@ -267,7 +267,7 @@ def test_sweep_and_tuning_print_the_robustness_table_and_the_chosen_values(tmp_p
                    "--param", "huber.delta=0.5,1", "--seeds", "3", "--epochs", "25", "--out", tmp_path / "r",
                    "--no-progress")
     assert done.returncode == 0, done.stderr
-    assert "robustness: clean test RMSE per outliers level" in done.stdout
+    assert "robustness: RMSE per outliers level (clean test split)" in " ".join(done.stdout.split())
     assert "huber(delta=tuned): chosen on the validation split per seed" in done.stdout
     assert "beats mean_squared_error from outliers=" in done.stdout or "does not beat" in done.stdout
 

@@ -37,7 +37,7 @@ def quiet_compare(**kwargs):
 
 def test_robust_loss_beats_mse_on_clean_test_rmse_when_training_targets_have_outliers():
     result = quiet_compare(dataset="diabetes", losses="mse,mae,huber", outliers=0.2, seeds=3, epochs=100)
-    rmse = {row["name"]: row["rmse_mean"] for row in result.summary}
+    rmse = {row["name"]: row["rmse_mean"] for row in result.per_loss}
     assert min(rmse["mean_absolute_error"], rmse["huber"]) < rmse["mean_squared_error"]
     assert result.ranking[-1] == "mean_squared_error"
     # Seed by seed too, not only on average: the robust winner wins every paired seed.
@@ -93,7 +93,7 @@ def _no_warning():
 def test_metric_keyword_overrides_the_ranking_metric():
     result = quiet_compare(dataset="diabetes", losses="mse,mae", seeds=2, epochs=5, metric="mae")
     assert result.primary_metric == "mae" and result.significance["metric"] == "mae"
-    means = {row["loss"]: row["mae_mean"] for row in result.summary}
+    means = {row["loss"]: row["mae_mean"] for row in result.per_loss}
     assert result.ranking == sorted(means, key=means.get)
 
 
@@ -170,7 +170,7 @@ def test_gaussian_nll_is_compared_with_mse_on_its_mean_and_reports_its_variance(
     # The variance metrics belong to losses that predict a variance: mse has none, and the
     # summary marks it NaN so that the table keeps one column per metric.
     assert set(mse.metrics) == set(M.REGRESSION_METRICS)
-    rows = {row["name"]: row for row in result.summary}
+    rows = {row["name"]: row for row in result.per_loss}
     assert math.isnan(rows["mean_squared_error"]["nll_mean"]) and math.isfinite(rows["gaussian_nll"]["nll_mean"])
     assert result.primary_metric == "rmse" and set(result.ranking) == {"mean_squared_error", "gaussian_nll"}
 
@@ -207,7 +207,7 @@ def test_parse_param_resolves_aliases_and_validates_the_value():
     ("text", "message"),
     [
         ("hubr.delta=0.5", "unknown loss 'hubr'"),
-        ("huber.beta=0.5", "huber has no parameter 'beta'; it accepts delta"),
+        ("huber.beta=0.5", r"huber has no parameter 'beta'; did you mean 'delta'\? it accepts delta"),
         ("huber.delta=-1", "huber.delta must be a finite number > 0"),
         ("huber.delta=abc", "'abc' is not a number"),
         ("huber=0.5", "must look like LOSS.PARAM=VALUE"),
@@ -532,11 +532,11 @@ def test_pr_auc_is_scikit_learns_average_precision_also_with_tied_scores():
 def test_focal_poly1_and_deviance_losses_compare_with_their_baselines():
     imbalanced = quiet_compare(dataset="imbalanced_classification", losses="sigmoid_cross_entropy,sigmoid_focal",
                                seeds=1, epochs=10)
-    assert all(0.3 < row["pr_auc_mean"] <= 1.0 for row in imbalanced.summary)
+    assert all(0.3 < row["pr_auc_mean"] <= 1.0 for row in imbalanced.per_loss)
     multiclass = quiet_compare(dataset="wine", losses="softmax_cross_entropy,poly1_cross_entropy", seeds=1, epochs=20)
-    assert all(row["accuracy_mean"] > 0.8 for row in multiclass.summary)
+    assert all(row["accuracy_mean"] > 0.8 for row in multiclass.per_loss)
     deviances = quiet_compare(dataset="diabetes", losses="poisson,tweedie_deviance,gamma_deviance", seeds=1, epochs=60)
-    assert all(row["r2_mean"] > 0.2 for row in deviances.summary)
+    assert all(row["r2_mean"] > 0.2 for row in deviances.per_loss)
 
 
 def test_expected_calibration_error_of_a_perfectly_calibrated_bin_is_zero():
@@ -600,7 +600,7 @@ def test_compare_result_repr_is_short_and_to_frame_has_a_row_per_loss_and_seed()
     assert all(len(repr(run)) < 400 for run in result.runs)
     frame = result.to_frame()
     assert isinstance(frame, pd.DataFrame) and len(frame) == 4
-    assert set(frame["loss"]) == {row["loss"] for row in result.summary} and set(frame["seed"]) == {r.config.seed for r in result.runs}
+    assert set(frame["loss"]) == {row["loss"] for row in result.per_loss} and set(frame["seed"]) == {r.config.seed for r in result.runs}
     per_loss = result.to_frame(per="loss")
     assert list(per_loss["loss"]) == result.ranking
 
@@ -608,7 +608,7 @@ def test_compare_result_repr_is_short_and_to_frame_has_a_row_per_loss_and_seed()
 @pytest.mark.parametrize(
     "kwargs, python_spelling, cli_spelling",
     [
-        (dict(dataset="diabetes", csv="data.csv"), "dataset= (a built-in name) or csv=", "DATASET (a built-in name) or --csv"),
+        (dict(dataset="diabetes", csv="data.csv"), "dataset= (a built-in name) or csv=", "--dataset (a built-in name) or --csv"),
         (dict(dataset="diabetes", task="binary"), "got task='binary' (use task='auto')", "got --task binary (use --task auto)"),
         (dict(dataset="diabetes", label_noise=0.1), "for regression use outliers=", "for regression use --outliers"),
         (dict(dataset="diabetz"), "did you mean 'diabetes'? ", "or pass --csv a file"),

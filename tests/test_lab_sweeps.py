@@ -42,7 +42,7 @@ def test_every_epoch_records_train_and_val_loss_clean_metric_gradient_norm_and_w
 
 
 def test_summary_gains_epochs_to_convergence_training_time_and_generalisation_gap(dynamics):
-    for row in dynamics.summary:
+    for row in dynamics.per_loss:
         mine = [r for r in dynamics.runs if r.loss_label == row["loss"]]
         gaps = [r.train_metrics["rmse"] - r.metrics["rmse"] for r in mine]
         assert row["gap_mean"] == pytest.approx(np.mean(gaps))
@@ -126,7 +126,7 @@ def test_sweep_runs_pair_by_level_and_seed_and_pool_in_the_ranking(outlier_sweep
     assert len(outlier_sweep.runs) == 2 * 3 * 3
     assert outlier_sweep.significance["n_seeds"] == 9  # (level, seed) pairs
     assert outlier_sweep.ranking[0] == "huber"
-    rows = {row["loss"]: row for row in outlier_sweep.summary}
+    rows = {row["loss"]: row for row in outlier_sweep.per_loss}
     pooled = np.mean([r.metrics["rmse"] for r in outlier_sweep.runs if r.loss_label == "huber"])
     assert rows["huber"]["rmse_mean"] == pytest.approx(pooled)
 

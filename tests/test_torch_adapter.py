@@ -459,7 +459,8 @@ def test_functional_autograd_equals_reference_at_edge_cases(name, y_true, y_pred
     _assert_equal_to_reference(name, y_true, y_pred, reduction, params)
     # The same through the module, and through .value_and_grad (the analytic path).
     input = y_pred.clone().requires_grad_(True)
-    value = lkt.get_module(name, reduction=reduction, **params).to(torch.float64)(input, y_true)
+    # check_values=False: some edge inputs are outside the loss's domain on purpose (the CPU default checks them).
+    value = lkt.get_module(name, reduction=reduction, check_values=False, **params).to(torch.float64)(input, y_true)
     value.sum().backward()
     expected_value, expected_grad = _reference(name, y_true, y_pred, reduction, params)
     torch.testing.assert_close(value.detach(), expected_value, rtol=1e-12, atol=0.0, equal_nan=True)
@@ -778,10 +779,13 @@ def test_data_checked_twins_step_aside_under_functorch_transforms(name):
 
 
 def test_sparse_twin_keeps_the_catalogs_error_for_an_invalid_label():
-    # Without ignore_index, -100 is no label: the catalog's gather raises, and the twin (whose
-    # nll_loss would skip -100 by default) must not return a value instead.
+    # Without ignore_index, -100 is no label: the catalog's check raises ValueError on the CPU, and
+    # unchecked the twin (whose nll_loss would skip -100 by default) must not return a value instead.
     probabilities = torch.full((3, 4), 0.25)
     for module in (lkt.SparseCategoricalCrossEntropy(), lkt.SparseSoftmaxCrossEntropy()):
+        with pytest.raises(ValueError, match="class indices"):
+            module(probabilities, torch.tensor([0, -100, 2]))
+    for module in (lkt.SparseCategoricalCrossEntropy(check_values=False), lkt.SparseSoftmaxCrossEntropy(check_values=False)):
         with pytest.raises((IndexError, RuntimeError)):
             module(probabilities, torch.tensor([0, -100, 2]))
 

@@ -138,12 +138,24 @@ def namespace_of(**named: Any) -> Namespace:
 _NUMPY = array_api_compat.array_namespace(np.empty(0))
 
 
-def as_array(xp: Namespace, value: Any, arg_name: str, *, like: Any = None) -> Any:
-    """Convert ``value`` to an array of ``xp`` on the device of ``like``; reject non-numbers."""
+def as_array(xp: Namespace, value: Any, arg_name: str, *, like: Any = None, dtype: Any = None) -> Any:
+    """Convert ``value`` to an array of ``xp`` on the device of ``like``; reject non-numbers.
+
+    A Python scalar, list or tuple is converted at ``dtype`` when given and it holds floats
+    (the floating dtype of the call's arrays: ``[0.1]`` next to a float64 tensor is float64, not
+    the library's default float32), as the array API treats Python scalars as weakly typed.
+    Integer lists (class labels) keep their integer dtype.
+    """
     if _namespace_of_array(value) is None:
         device = device_of(like) if like is not None else None
+        options = {} if device is None else {"device": device}
         try:
-            value = xp.asarray(value, device=device) if device is not None else xp.asarray(value)
+            if dtype is not None and _holds_floats(value):
+                # Converted from the Python values at the call's dtype, not cast after a
+                # conversion at the default float32, which would already have rounded them.
+                value = xp.asarray(value, dtype=dtype, **options)
+            else:
+                value = xp.asarray(value, **options)
         except (TypeError, ValueError, RuntimeError) as exc:
             raise TypeError(f"{arg_name} must be numeric array-like; got {type(value).__name__}: {exc}") from None
     elif _library_name(xp) == "tensorflow" and not isinstance(value, sys.modules["tensorflow"].Tensor):
@@ -152,6 +164,18 @@ def as_array(xp: Namespace, value: Any, arg_name: str, *, like: Any = None) -> A
     if _dtype_kind(xp, value.dtype) is None:
         raise TypeError(f"{arg_name} must hold real numbers; got dtype {value.dtype}")
     return value
+
+
+def _holds_floats(value: Any) -> bool:
+    """Whether a Python scalar or (nested) list / tuple holds a float (not only ints and bools)."""
+    if isinstance(value, float):
+        return True
+    if isinstance(value, (list, tuple)):
+        try:
+            return np.asarray(value).dtype.kind == "f"
+        except (TypeError, ValueError):
+            return False
+    return False
 
 
 _DTYPE_KINDS: dict[tuple[int, Any], str | None] = {}
@@ -167,8 +191,25 @@ def _dtype_kind(xp: Namespace, dtype: Any) -> str | None:
     except TypeError:  # an unhashable dtype object
         return next((k for k in ("real floating", "integral", "bool") if _isdtype(xp, dtype, k)), None)
     kind = next((k for k in ("real floating", "integral", "bool") if _isdtype(xp, dtype, k)), None)
+    if kind is None and _is_ml_float(dtype):
+        kind = "real floating"
     _DTYPE_KINDS[key] = kind
     return kind
+
+
+def _is_ml_float(dtype: Any) -> bool:
+    """Whether ``dtype`` is one of ml_dtypes' NumPy floats (bfloat16, float8_*), which NumPy's
+    ``isdtype`` does not know; JAX's bfloat16 arrays are NumPy arrays of this dtype on the host."""
+    return getattr(getattr(dtype, "type", None), "__module__", None) == "ml_dtypes" and "float" in str(dtype)
+
+
+def finfo(xp: Namespace, dtype: Any) -> Any:
+    """``xp.finfo(dtype)``, also for ml_dtypes' NumPy floats (bfloat16 arrays of NumPy)."""
+    if _is_ml_float(dtype):
+        import ml_dtypes
+
+        return ml_dtypes.finfo(dtype)
+    return xp.finfo(dtype)
 
 
 def _isdtype(xp: Namespace, dtype: Any, kind: str) -> bool:
@@ -208,7 +249,7 @@ def floating_dtypes(xp: Namespace, *arrays: Any) -> tuple[Any, Any]:
     else:
         device = device_of(present[0]) if present else None
         result = xp.__array_namespace_info__().default_dtypes(device=device)["real floating"]
-    compute = xp.float32 if xp.finfo(result).bits < 32 else result
+    compute = xp.float32 if finfo(xp, result).bits < 32 else result
     if len(_FLOAT_POLICY) < 256:
         _FLOAT_POLICY[key] = (result, compute)
     return result, compute
@@ -228,6 +269,10 @@ def is_concrete(x: Any) -> bool:
             return False
         if x.is_meta:
             return False
+        # Under functorch's transforms (vmap, grad) reading a value raises; those calls are traced.
+        transforms_active = getattr(torch._C, "_are_functorch_transforms_active", None)
+        if transforms_active is not None and transforms_active():
+            return False
     tf = sys.modules.get("tensorflow")
     if tf is not None and isinstance(x, tf.Tensor) and tf.is_symbolic_tensor(x):
         return False  # traced by tf.function
@@ -239,8 +284,11 @@ def value_checks(enabled: bool):
     """Turn the checks that read array values (label ranges, probability bounds) on or off.
 
     Shape, dtype and parameter checks always run: they cost nothing and never sync a device.
-    The value checks read data, which on a GPU means a device synchronisation per call; inside a
-    tuned training loop whose inputs are known to be valid they can be switched off::
+    The value checks (label ranges, probability bounds, NaN in class_weight, pos_weight and
+    sample_weight) run by default on every call whose values can be read (not under jit,
+    torch.compile or vmap). They read data, which on a GPU means a device synchronisation per
+    call; inside a tuned training loop whose inputs are known to be valid they can be switched
+    off (the losskit.torch modules switch them off by default for tensors off the CPU only)::
 
         with losskit.value_checks(False):
             loss = losskit.softmax_cross_entropy(y, logits)

@@ -77,9 +77,17 @@ def _torch_value(call: Any) -> Any:
     if not torch.is_grad_enabled():
         return run(call)[0]
     extra = _differentiable_params(call)
-    if _other_inputs_require_grad(call, extra):
-        return run(call, reference=True)[0]
     arrays = tuple(call.predictions) + tuple(call.params[name] for name in extra)
+    if _other_inputs_require_grad(call, extra):
+        # Labels, weights or array parameters that require grad (distillation, learned weights):
+        # their gradient is the reference expression's, the predictions' still the analytic one
+        # (with its floors and kinks), as on JAX and TensorFlow.
+        if call.reduction == "none" and reference_style(call.loss) == "reduced":
+            return run(call, reference=True)[0]
+        others = _torch_others(call, extra)
+        if not _TORCH_WITH_OTHERS:
+            _TORCH_WITH_OTHERS.append(_make_torch_function_with_others())
+        return _TORCH_WITH_OTHERS[0].apply(call, len(arrays), tuple(others), *arrays, *others.values())[0]
     if not any(a.requires_grad for a in arrays):
         return run(call)[0]
     native = select(call, styles=("native",))
@@ -95,6 +103,77 @@ def _torch_value(call: Any) -> Any:
         _TORCH_FUNCTION.append(_make_torch_function())
     outputs = _TORCH_FUNCTION[0].apply(call, *arrays)
     return outputs[0]
+
+
+_TORCH_WITH_OTHERS: list[Any] = []
+
+
+def _torch_others(call: Any, extra: tuple[str, ...]) -> dict[str, Any]:
+    """The inputs other than the predictions (and their analytic array parameters) that require grad."""
+    others = {}
+    if call.y_true is not None and call.y_true.requires_grad:
+        others["y_true"] = call.y_true
+    if call.weight is not None and call.weight.requires_grad:
+        others["weight"] = call.weight
+    for name in call.loss._array_params:
+        value = call.params.get(name)
+        if name not in extra and value is not None and value.requires_grad:
+            others[name] = value
+    return others
+
+
+def _make_torch_function_with_others() -> Any:
+    import torch
+
+    class AnalyticLossWithOthers(torch.autograd.Function):
+        """The analytic gradient for the predictions, the reference expression's for the others.
+
+        Forward runs the selected kernel once (value and analytic gradients); backward scales
+        the saved gradients for the predictions and differentiates the reference expression
+        (predictions held constant) for the labels, weights or parameters that require grad.
+        """
+
+        @staticmethod
+        def forward(call, count, names, *inputs):
+            arrays, others = inputs[:count], inputs[count:]
+            this = _with_others(_with_arrays(call, arrays), dict(zip(names, others)))
+            value, grads, _ = run(this.replace(order=1))
+            return value, *grads
+
+        @staticmethod
+        def setup_context(ctx, inputs, output):
+            call, count, names = inputs[:3]
+            grads = output[1:]
+            ctx.mark_non_differentiable(*grads)
+            ctx.set_materialize_grads(False)
+            ctx.call, ctx.count, ctx.names = call, count, names
+            ctx.save_for_backward(*grads, *inputs[3:])
+
+        @staticmethod
+        def backward(ctx, grad_value, *unused):
+            count, names = ctx.count, ctx.names
+            saved = ctx.saved_tensors
+            grads, arrays, others = saved[:count], saved[count:2 * count], saved[2 * count:]
+            create_graph = torch.is_grad_enabled()
+            if create_graph:
+                _, grads, _ = run(_with_others(_with_arrays(ctx.call, arrays), dict(zip(names, others)))
+                                  .replace(order=1), reference=True)
+            scaled = [g * _expand_to(torch, grad_value.to(g.dtype), g.ndim) for g in grads]
+            needed = [i for i, o in enumerate(others) if ctx.needs_input_grad[3 + count + i]]
+            other_grads = [None] * len(others)
+            if needed:
+                with torch.enable_grad():
+                    leaves = [o.detach().requires_grad_(True) for o in others]
+                    constants = tuple(a.detach() for a in arrays)
+                    this = _with_others(_with_arrays(ctx.call, constants), dict(zip(names, leaves)))
+                    value = run(this.replace(order=0), reference=True)[0]
+                    found = torch.autograd.grad(value, [leaves[i] for i in needed], grad_value.to(value.dtype),
+                                                allow_unused=True, create_graph=create_graph)
+                for i, g in zip(needed, found):
+                    other_grads[i] = g
+            return (None, None, None, *scaled, *other_grads)
+
+    return AnalyticLossWithOthers
 
 
 def _other_inputs_require_grad(call: Any, exclude: tuple[str, ...] = ()) -> bool:
@@ -309,17 +388,18 @@ def _jax_value(call: Any) -> Any:
     loss = call.loss
     array_names = tuple(name for name in loss._array_params if call.params.get(name) is not None)
     static = tuple((k, v) for k, v in call.params.items() if k not in array_names)
-    key = (id(loss), call.reduction, static, array_names)
+    key = (id(loss), call.reduction, static, array_names, call.out_dtype)
     entry = _JAX_FUNCTIONS.get(key)
     if entry is None or entry[0] is not loss:
-        entry = (loss, _make_jax_function(loss, call.xp, call.reduction, dict(static), array_names))
+        entry = (loss, _make_jax_function(loss, call.xp, call.reduction, dict(static), array_names, call.out_dtype))
         if len(_JAX_FUNCTIONS) < 1024:
             _JAX_FUNCTIONS[key] = entry
     arrays = tuple(call.params[name] for name in array_names)
     return entry[1](call.y_true, call.predictions, call.weight, arrays)
 
 
-def _make_jax_function(loss: Any, xp: Any, reduction: str, static: dict, array_names: tuple) -> Any:
+def _make_jax_function(loss: Any, xp: Any, reduction: str, static: dict, array_names: tuple,
+                       out_dtype: Any = None) -> Any:
     import jax
     from jax.custom_derivatives import SymbolicZero
 
@@ -332,7 +412,9 @@ def _make_jax_function(loss: Any, xp: Any, reduction: str, static: dict, array_n
         loss_shape = loss.loss_shape(tuple(first.shape), params)
         return Call(
             loss=loss, xp=xp, backend="jax", y_true=y_true, predictions=tuple(predictions), params=params,
-            weight=weight, reduction=reduction, order=order, out_dtype=first.dtype, compute_dtype=first.dtype,
+            # out_dtype: the caller's (float16's gradient floor differs, _kernels.grad_floor).
+            weight=weight, reduction=reduction, order=order, out_dtype=first.dtype if out_dtype is None else out_dtype,
+            compute_dtype=first.dtype,
             loss_shape=loss_shape,
         )
 

@@ -11,14 +11,25 @@ format spec carries a value: ``"{task:regression}"`` prints ``task='regression'`
 from __future__ import annotations
 
 import string
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
-__all__ = ["ArgumentError", "python_spelling", "literal"]
+__all__ = ["ArgumentError", "python_spelling", "literal", "did_you_mean"]
 
 
 def literal(text: object) -> str:
     """User text (a path, a column name) placed in a template, its braces kept as they are."""
     return str(text).replace("{", "{{").replace("}", "}}")
+
+
+def did_you_mean(value: object, choices: "Iterable[str]") -> str:
+    """``"did you mean 'rmse'? "`` for the choice closest to a mistyped ``value``, else ``""``."""
+    import difflib
+
+    choices = list(choices)
+    text = str(value).strip()
+    lowered = {choice.lower(): choice for choice in choices}
+    close = difflib.get_close_matches(text.lower(), list(lowered), n=1, cutoff=0.6)
+    return f"did you mean {lowered[close[0]]!r}? " if close else ""
 
 
 def python_spelling(argument: str, value: str | None) -> str:

@@ -38,11 +38,13 @@ import sys
 from dataclasses import dataclass
 from typing import Any, Callable
 
+from ._array import GRAD_DENOMINATOR_FLOOR
 from ._reduction import reduce
 
 __all__ = [
     "Kernel", "register_kernel", "kernels", "select", "load_backend", "reference_only", "run", "STYLES",
-    "reduced_reference", "reference_style", "grad_params", "LIBRARIES", "array_libraries",
+    "reduced_reference", "reference_style", "grad_params", "LIBRARIES", "array_libraries", "keep_nan",
+    "floored", "grad_floor", "FLOAT16_GRAD_FLOOR", "GRAD_FLOOR_PITFALL",
 ]
 
 STYLES = ("elementwise", "reduced", "native")
@@ -101,6 +103,51 @@ def reference_style(loss: Any) -> str:
 def grad_params(loss: Any) -> tuple[str, ...]:
     """The array parameters whose gradients a "reduced" reference kernel returns after the predictions'."""
     return getattr(loss.kernel, "losskit_grad_params", ())
+
+
+def keep_nan(xp: Any, result: Any, source: Any) -> Any:
+    """``result``, but NaN wherever ``source`` is NaN: the numerical policy's "NaN in, NaN out".
+
+    A branch picked by a comparison (``where(slack > 0, -y, 0)``) turns a NaN operand into a
+    number, since every comparison with NaN is False; kernels pass such a result through here
+    with the operand the comparison read (see docs/numerics.md).
+    """
+    return xp.where(xp.isnan(source), source, result)
+
+
+# The gradient floor of float16 results: the probability losses divide by max(p, floor), and the
+# float32 floor's 1 / 1e-12 is beyond float16's largest finite value (65504), so a floored
+# gradient would overflow to inf when the float32 result is cast back. 2^-14 is float16's
+# smallest normal number; 1 / 2^-14 = 16384 is finite. bfloat16 has float32's range and keeps
+# the float32 floor. See docs/numerics.md for the table.
+FLOAT16_GRAD_FLOOR = 2.0 ** -14
+
+
+# The pitfall every loss with a floored gradient states (docs/numerics.md has the table).
+GRAD_FLOOR_PITFALL = (
+    "The gradient's denominators are floored at 1e-12 for float64, float32 and bfloat16 results and at "
+    "2^-14 (6.1e-5) for float16 ones, whose largest finite value is 65504: a floored gradient stays finite "
+    "(1e12, or 16384 in float16) instead of overflowing to inf."
+)
+
+
+def grad_floor(dtype: Any) -> float:
+    """The floor of the gradient denominators (``max(p, floor)``) for results of ``dtype``.
+
+    :data:`FLOAT16_GRAD_FLOOR` for float16, ``GRAD_DENOMINATOR_FLOOR`` (1e-12, PyTorch's BCE
+    epsilon) for every other dtype: float32, float64 and bfloat16 represent 1e12.
+    """
+    name = str(dtype).replace("'", "").rstrip(">")
+    if name.endswith("float16") and not name.endswith("bfloat16"):
+        return FLOAT16_GRAD_FLOOR
+    return GRAD_DENOMINATOR_FLOOR
+
+
+def floored(fn: Callable) -> Callable:
+    """Mark a kernel that takes ``floor=``, its gradient denominators' floor: :func:`run` passes
+    :func:`grad_floor` of the call's result dtype (float16 results get a larger floor)."""
+    fn.losskit_floored = True
+    return fn
 
 
 _REGISTRY: dict[tuple[str, str], list[Kernel]] = {}
@@ -214,6 +261,13 @@ def run(call: Any, kernel: Kernel | None = None, *, reference: bool = False) -> 
         return value, grads, None
     fn = loss.kernel if kernel is None else kernel.fn
     extra = {"with_hess": True} if call.order >= 2 else {}
+    if getattr(fn, "losskit_floored", False):
+        extra["floor"] = grad_floor(call.out_dtype)
+    # A kernel with losskit_grad_factor returns, when asked (factored=True), its gradient divided by
+    # that power of two; reduce() applies it after the reduction's scale (2r/n without 2r overflowing).
+    grad_factor = getattr(fn, "losskit_grad_factor", None) if call.order >= 1 else None
+    if grad_factor is not None:
+        extra["factored"] = True
     arguments = (call.y_true, *call.predictions) if loss.has_target else call.predictions
     result = fn(call.xp, *arguments, with_grad=call.order >= 1, **extra, **call.params)
     grads = result.grad
@@ -223,4 +277,4 @@ def run(call: Any, kernel: Kernel | None = None, *, reference: bool = False) -> 
     if hess is not None and not isinstance(hess, tuple):
         hess = (hess,)
     return reduce(call.xp, result.loss, grads, result.norm, call.weight, call.reduction, root=loss.root,
-                  hessians=hess if call.order >= 2 else None)
+                  hessians=hess if call.order >= 2 else None, grad_factor=grad_factor)

@@ -14,7 +14,7 @@ import numpy as np
 from . import _autodiff
 from . import _validation as V
 from ._array import (
-    _NAMESPACE_BY_TYPE, Namespace, _library_name, as_array, floating_dtypes, is_concrete, is_floating, is_integral, namespace_of,
+    _NAMESPACE_BY_TYPE, Namespace, _library_name, as_array, finfo, floating_dtypes, is_concrete, is_floating, is_integral, namespace_of,
 )
 from ._reduction import REDUCTIONS, check_reduction
 
@@ -300,9 +300,14 @@ class Loss:
         named = dict(zip(names, values))
 
         xp = namespace_of(**named, sample_weight=sample_weight, **array_params)
-        first = as_array(xp, values[len(names) - len(self.inputs)], self.pred_name)
-        predictions = [first] + [as_array(xp, named[n], n, like=first) for n in self.inputs[1:]]
-        y_true = as_array(xp, named["y_true"], "y_true", like=first) if self.has_target else None
+        # Python scalars and lists are converted at the floating dtype of the call's arrays (a
+        # list next to a float64 tensor is float64), as the array API's weakly typed scalars.
+        given_dtype = _given_floating_dtype(xp, [named[n] for n in self.inputs]
+                                            + ([named["y_true"]] if self.has_target else []))
+        first = as_array(xp, values[len(names) - len(self.inputs)], self.pred_name, dtype=given_dtype)
+        predictions = [first] + [as_array(xp, named[n], n, like=first, dtype=given_dtype) for n in self.inputs[1:]]
+        y_true = (as_array(xp, named["y_true"], "y_true", like=first, dtype=None if self.label_format == "integer"
+                           else given_dtype) if self.has_target else None)
         integer_labels = self.label_format == "integer"
         float_true = y_true if self.has_target and not integer_labels else None
         out_dtype, compute_dtype = floating_dtypes(xp, *predictions, float_true)
@@ -343,17 +348,25 @@ class Loss:
         predictions = [p if p.dtype == compute_dtype else xp.astype(p, compute_dtype) for p in predictions]
         if float_true is not None and y_true.dtype != compute_dtype:
             y_true = xp.astype(y_true, compute_dtype)
+        differentiable = _differentiable_array_params(self)
         for name, value in array_params.items():
-            converted = as_array(xp, value, name, like=first)
+            converted = as_array(xp, value, name, like=first, dtype=compute_dtype)
+            if name not in differentiable:
+                # A weight given as a parameter (class_weight, pos_weight) is a constant of the
+                # caller's: a NaN in it is a bug, not a value to propagate (a learned bias may be NaN).
+                V.check_no_nan(xp, converted, name)
             params[name] = converted if converted.dtype == compute_dtype else xp.astype(converted, compute_dtype)
 
         weight = None
         if sample_weight is not None:
-            weight = as_array(xp, sample_weight, "sample_weight", like=first)
+            weight = as_array(xp, sample_weight, "sample_weight", like=first, dtype=compute_dtype)
             if weight.dtype != compute_dtype:
                 weight = xp.astype(weight, compute_dtype)
             V.check_sample_weight_shape(weight, loss_shape)
+            # NaN sample weights raise (scikit-learn's rule), where the values can be read: one
+            # NaN weight would make the whole weighted mean NaN.
             V.Domain(0.0, description="non-negative").check(xp, weight, "sample_weight")
+            V.check_no_nan(xp, weight, "sample_weight", "non-negative and not NaN")
 
         if self.check_inputs is not None:
             self.check_inputs(xp, given_true, *given, params)
@@ -586,15 +599,16 @@ class _PreparedPlan:
 
 
 def _saturating_cast(xp: Namespace, x: Any, dtype: Any) -> Any:
-    """Cast a float32 result back to a narrow input dtype, saturating finite values.
+    """Cast a float32 result back to a narrow input dtype, as IEEE arithmetic rounds.
 
-    A finite float32 value beyond float16's range (a gradient of 1e12 at p = 0, a sum of many
-    large losses) would otherwise become inf; it becomes the largest finite value instead, while
-    an inf or NaN that came from the input stays what it is.
+    A value beyond the narrow dtype's range becomes +-inf (an MSE of 1e8 is inf in float16, not
+    65504): the numerical policy (docs/numerics.md) never turns an overflow into a finite number.
+    Floored gradients stay finite because float16 results get a larger floor
+    (``_kernels.grad_floor``). NumPy's warning for that overflow is silenced: it is the result.
     """
-    largest = float(xp.finfo(dtype).max)
-    if float(xp.finfo(x.dtype).max) > largest:
-        x = xp.where(xp.isfinite(x), xp.clip(x, min=-largest, max=largest), x)
+    if isinstance(x, (np.ndarray, np.generic)):
+        with np.errstate(over="ignore"):
+            return xp.astype(x, dtype)
     return xp.astype(x, dtype)
 
 @dataclass(slots=True)
@@ -633,6 +647,34 @@ class Call:
 
     def replace(self, **changes: Any) -> "Call":
         return dataclasses.replace(self, **changes)
+
+
+def _given_floating_dtype(xp: Namespace, values: list) -> Any:
+    """The promoted floating dtype of the arrays among ``values`` (None when none is a floating array)."""
+    from ._array import _namespace_of_array
+
+    dtypes = [v.dtype for v in values if v is not None and _namespace_of_array(v) is not None]
+    floats = [d for d in dtypes if _dtype_is_floating(xp, d)]
+    if not floats:
+        return None
+    if len(floats) == 1 or all(d == floats[0] for d in floats):
+        return floats[0]
+    try:
+        return xp.result_type(*floats)
+    except (TypeError, ValueError):
+        return None
+
+
+def _dtype_is_floating(xp: Namespace, dtype: Any) -> bool:
+    from ._array import _dtype_kind
+
+    return _dtype_kind(xp, dtype) == "real floating"
+
+
+def _differentiable_array_params(loss: "Loss") -> tuple[str, ...]:
+    from ._kernels import grad_params
+
+    return grad_params(loss)
 
 
 def _class_axis(axis: Any, x: Any, pred_name: str) -> int:

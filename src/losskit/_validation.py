@@ -9,7 +9,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from ._array import Namespace, is_concrete
+from ._array import Namespace, finfo, is_concrete
 
 
 def _shape(shape: tuple) -> str:
@@ -173,6 +173,21 @@ def _scalar(x: Any) -> float:
     return float(detach() if detach is not None else x)
 
 
+def check_no_nan(xp: Namespace, x: Any, arg_name: str, description: str = "") -> None:
+    """Raise ``ValueError`` naming ``arg_name`` if ``x`` holds a NaN (concrete values only).
+
+    For the inputs whose NaN is a caller's bug rather than a model's output: parameter arrays
+    (class_weight, pos_weight), sample weights, class labels.
+    """
+    if not is_concrete(x) or math.prod(x.shape) == 0:
+        return
+    nan = xp.isnan(x)
+    any_nan = xp.any(nan)
+    if is_concrete(any_nan) and bool(any_nan):
+        what = description or "a number, not NaN"
+        raise ValueError(f"{arg_name} must be {what}; found {_first_offender(xp, nan, x)}")
+
+
 def check_index_range(xp: Namespace, labels: Any, num_classes: int, ignore_index: int | None, message: str) -> None:
     """Integer labels must lie in [0, num_classes) or equal ``ignore_index`` (concrete values only)."""
     if not is_concrete(labels) or math.prod(labels.shape) == 0:
@@ -203,7 +218,7 @@ def check_rows_sum_to_one(xp: Namespace, x: Any, arg_name: str, hint: str = "") 
         return
     # Loose enough for a float32 softmax cast to float64 or summed over 10^5 classes, tight enough
     # to catch sigmoid outputs or logits passed where a distribution is expected.
-    tolerance = max(math.sqrt(float(xp.finfo(x.dtype).eps)), 1e-4)
+    tolerance = max(math.sqrt(float(finfo(xp, x.dtype).eps)), 1e-4)
     totals = xp.sum(x, axis=-1)
     bad = xp.abs(totals - 1.0) > tolerance
     if is_concrete(bad) and bool(xp.any(bad)):

@@ -11,6 +11,7 @@ import math
 
 from . import _validation as V
 from ._array import GRAD_DENOMINATOR_FLOOR, clamped_log, clamped_log1m, sigmoid, softplus
+from ._kernels import GRAD_FLOOR_PITFALL, floored, keep_nan
 from ._loss import PROBABILITY, Equivalent, KernelResult, Loss, Param, check_domains
 from ._registry import register
 
@@ -44,27 +45,30 @@ def _sigmoid_curvature(xp, x):
 
 # ------------------------------------------------------------------------------------ kernels
 
-def _binary_cross_entropy(xp, y_true, y_pred, *, label_smoothing, with_grad, with_hess=False):
+@floored
+def _binary_cross_entropy(xp, y_true, y_pred, *, label_smoothing, with_grad, with_hess=False,
+                          floor=GRAD_DENOMINATOR_FLOOR):
     target = _smooth_binary(y_true, label_smoothing)
     # Each log is floored at -100 (PyTorch's choice), so p = 0 or 1 gives a finite loss of at
     # most 100 per element instead of inf; zero-weight terms are skipped so 0 * -100 never adds.
     loss = -(target * clamped_log(xp, y_pred) + (1.0 - target) * clamped_log1m(xp, y_pred))
     if not with_grad:
         return KernelResult(loss)
-    # -y/p + (1 - y)/(1 - p), each denominator floored as PyTorch floors p(1 - p): a confident
+    # -y/p + (1 - y)/(1 - p), each denominator floored (floor: 1e-12, 2^-14 for float16 results,
+    # _kernels.grad_floor) as PyTorch floors p(1 - p): a confident
     # wrong prediction gets a large finite gradient, and a confident right one (p = y = 0) its
     # true one-sided derivative 1 rather than the 0/0 -> 0 of the combined (p - y)/(p(1 - p)).
     complement = 1.0 - y_pred
-    safe_complement = xp.clip(complement, min=GRAD_DENOMINATOR_FLOOR)
-    safe = xp.clip(y_pred, min=GRAD_DENOMINATOR_FLOOR)
+    safe_complement = xp.clip(complement, min=floor)
+    safe = xp.clip(y_pred, min=floor)
     grad = (1.0 - target) / safe_complement - target / safe
     hess = None
     if with_hess:
         # The derivative of that floored gradient: (1 - y)/(1 - p)^2 + y/p^2, each term only
         # while its denominator is above the floor; where the floor holds a term constant its
         # derivative is 0. So p = 0 or 1 gives a finite Hessian, as it gives a finite gradient.
-        hess = xp.where(complement > GRAD_DENOMINATOR_FLOOR, (1.0 - target) / (safe_complement * safe_complement), 0.0)
-        hess = hess + xp.where(y_pred > GRAD_DENOMINATOR_FLOOR, target / (safe * safe), 0.0)
+        hess = xp.where(complement > floor, (1.0 - target) / (safe_complement * safe_complement), 0.0)
+        hess = hess + xp.where(y_pred > floor, target / (safe * safe), 0.0)
     return KernelResult(loss, grad, hess=hess)
 
 
@@ -151,18 +155,24 @@ def _hinge(xp, y_true, y_pred, *, with_grad, with_hess=False):
     sign = _signed_labels(xp, y_true)
     slack = 1.0 - sign * y_pred
     loss = xp.clip(slack, min=0.0)
-    grad = xp.where(slack > 0, -sign, 0.0) if with_grad else None
+    # keep_nan: slack > 0 is False for a NaN score (or label), whose gradient must stay NaN.
+    grad = keep_nan(xp, xp.where(slack > 0, -sign, 0.0), slack) if with_grad else None
     # Piecewise linear: 0 on both sides and, by the subgradient convention, at the margin 1.
     hess = xp.zeros_like(slack) if with_hess else None
     return KernelResult(loss, grad, hess=hess)
 
 
-def _squared_hinge(xp, y_true, y_pred, *, with_grad, with_hess=False):
+def _squared_hinge(xp, y_true, y_pred, *, with_grad, with_hess=False, factored=False):
     sign = _signed_labels(xp, y_true)
     slack = xp.clip(1.0 - sign * y_pred, min=0.0)
     # 2 while the margin is violated, 0 beyond it and (the kink's convention) at margin 1.
     hess = 2.0 * xp.astype(slack > 0, slack.dtype) if with_hess else None
-    return KernelResult(slack * slack, -2.0 * sign * slack if with_grad else None, hess=hess)
+    # factored: without the factor 2, applied after the mean's 1/n (regression._squared_error).
+    grad = ((-sign * slack) if factored else -2.0 * sign * slack) if with_grad else None
+    return KernelResult(slack * slack, grad, hess=hess)
+
+
+_squared_hinge.losskit_grad_factor = 2.0
 
 
 def _modified_huber(xp, y_true, y_pred, *, with_grad, with_hess=False):
@@ -171,7 +181,7 @@ def _modified_huber(xp, y_true, y_pred, *, with_grad, with_hess=False):
     slack = xp.clip(1.0 - margin, min=0.0)
     quadratic_zone = margin >= -1.0
     loss = xp.where(quadratic_zone, slack * slack, -4.0 * margin)
-    grad = sign * xp.where(quadratic_zone, -2.0 * slack, -4.0) if with_grad else None
+    grad = sign * keep_nan(xp, xp.where(quadratic_zone, -2.0 * slack, -4.0), margin) if with_grad else None
     hess = None
     if with_hess:
         # 2 on the quadratic part -1 < z < 1, 0 on the linear tail and beyond the margin; both
@@ -247,6 +257,7 @@ binary_cross_entropy = register(Loss(
     when_to_use="Binary or multi-label targets when only probabilities are available.",
     when_not_to_use="When the model outputs logits: sigmoid_cross_entropy is exact where this one saturates.",
     pitfalls=(
+        GRAD_FLOOR_PITFALL,
         "Keras clips p to [1e-7, 1 - 1e-7] (max 16.12 per element), PyTorch floors the log at -100, scikit-learn "
         "clips at the dtype's eps (36.04 in float64): identical for moderate p, different at the extremes.",
         "Passing logits raises ValueError here (values outside [0, 1]).",

@@ -10,6 +10,7 @@ import math
 
 from . import _validation as V
 from ._array import clamped_log
+from ._kernels import keep_nan
 from ._loss import NON_NEGATIVE, PROBABILITY, Equivalent, KernelResult, Loss, Param
 from ._registry import register
 
@@ -26,7 +27,9 @@ def _gaussian_nll(xp, y_true, mean, variance, *, full, eps, with_grad, with_hess
     clamped = xp.clip(variance, min=eps)
     residual = mean - y_true
     squared = residual * residual
-    loss = 0.5 * (xp.log(clamped) + squared / clamped)
+    # r^2 / v as (r / 2) (r / v): r^2 alone overflows at |r| ~ 1.8e19 in float32 where the loss
+    # (v large) is representable; the product overflows only where the loss does.
+    loss = 0.5 * xp.log(clamped) + (0.5 * residual) * (residual / clamped)
     if full:
         loss = loss + _HALF_LOG_2PI
     if not with_grad:
@@ -121,7 +124,7 @@ def _jensen_shannon(xp, y_true, y_pred, *, with_grad, with_hess=False):
     # d/dp of the sum is 0.5 log(2p / (t + p)) = 0.5 log(p / m): the terms in 1/(t + p) cancel.
     # At p = 0 < t it is -inf; it is floored by clamped_log as the catalog's other logs. At
     # t = p = 0 the limit (p -> 0+) is 0.5 log 2.
-    ratio = xp.where(total > 0, 2.0 * y_pred / safe_total, 2.0)
+    ratio = keep_nan(xp, xp.where(total > 0, 2.0 * y_pred / safe_total, 2.0), total)  # NaN in, NaN out
     return KernelResult(loss, 0.5 * clamped_log(xp, ratio))
 
 

@@ -21,7 +21,8 @@ from __future__ import annotations
 import math
 
 from . import _validation as V
-from ._kernels import reduced_reference
+from ._array import finfo
+from ._kernels import keep_nan, reduced_reference
 from ._loss import Equivalent, KernelResult, Loss, Param
 from ._reduction import reduce
 from ._registry import register
@@ -45,8 +46,21 @@ def _scaled(xp, x):
     """
     largest = xp.max(xp.abs(x), axis=-1, keepdims=True)
     safe = xp.where(largest > 0, largest, 1.0)
-    u = x / safe
+    # |u| <= 1: the clip is exact and keeps XLA from reassociating u * u into (x * x) * (1/m)^2.
+    u = xp.clip(_over_rows(xp, x, largest), -1.0, 1.0)
     return u, xp.sqrt(xp.sum(u * u, axis=-1, keepdims=True)), safe
+
+
+def _over_rows(xp, x, largest):
+    """``x / largest`` per row (``largest`` keepdims, 0 read as 1), also under XLA.
+
+    XLA rewrites ``x / broadcast(m)`` as ``x * broadcast(1 / m)``, and 1 / m is subnormal (so
+    flushed to 0 on CPU) for m above 2^126 in float32 (2^1022 in float64): rows that large are
+    first scaled by 2^-64 (exact), which keeps 1 / m normal.
+    """
+    pre = xp.where(largest * 2.0 ** -64 > 1.0, xp.ones_like(largest) * 2.0 ** -64, 1.0)  # typed (TensorFlow)
+    safe = xp.where(largest > 0, largest * pre, 1.0)
+    return (x * pre) / safe
 
 
 def _clamped(xp, x, floor):
@@ -56,8 +70,9 @@ def _clamped(xp, x, floor):
     below the floor, denormals included), where eps / m would overflow.
     """
     u, s, m = _scaled(xp, x)
-    inv = 1.0 / xp.maximum(m * s, floor)
-    return u, s, m * inv, inv
+    clamped = xp.maximum(m * s, floor)
+    # k as m / clamped, not m * inv: inv is subnormal (0 under XLA's flush) for rows above 2^126.
+    return u, s, m / clamped, 1.0 / clamped
 
 
 def _cosine(xp, x1, x2, eps):
@@ -158,8 +173,8 @@ def _torch_cosine(xp, x1, x2):
     parts = []
     for x in (x1, x2):
         u, s, m = _scaled(xp, x)
-        inv = 1.0 / xp.hypot(m * s, root)
-        parts.append((u, m * inv, inv))
+        r = xp.hypot(m * s, root)
+        parts.append((u, m / r, 1.0 / r))  # m / r: see _clamped
     cos = xp.sum(parts[0][0] * parts[1][0], axis=-1, keepdims=True) * parts[0][1] * parts[1][1]
     return cos, parts[0], parts[1]
 
@@ -254,7 +269,7 @@ def _margin_ranking(xp, y_true, x1, x2, *, margin, with_grad, with_hess=False):
     loss = xp.clip(slack, min=0.0)
     if not with_grad:
         return KernelResult(loss)
-    grad = xp.where(_hinge_active(slack), -sign, 0.0)
+    grad = keep_nan(xp, xp.where(_hinge_active(slack), -sign, 0.0), slack)  # NaN scores: NaN gradients
     return KernelResult(loss, (grad, -grad))
 
 
@@ -312,11 +327,12 @@ def _p_distance(xp, z, p):
     """
     largest = xp.max(xp.abs(z), axis=-1, keepdims=True)
     safe = xp.where(largest > 0, largest, 1.0)
-    a = xp.abs(z) / safe
+    scaled = _over_rows(xp, z, largest)
+    a = xp.clip(xp.abs(scaled), 0.0, 1.0)  # exact; see _scaled
     if p == 2.0:
         s = xp.sqrt(xp.sum(a * a, axis=-1, keepdims=True))
         safe_s = xp.where(s > 0, s, 1.0)
-        return (safe * s)[..., 0], (z / safe) / safe_s
+        return (safe * s)[..., 0], scaled / safe_s
     if p == 1.0:
         return (safe * xp.sum(a, axis=-1, keepdims=True))[..., 0], xp.sign(z)
     total = xp.sum(a ** p, axis=-1, keepdims=True)
@@ -327,18 +343,35 @@ def _p_distance(xp, z, p):
     return (safe * norm)[..., 0], xp.sign(z) * powered / safe_norm ** (p - 1.0)
 
 
+def _overflows(xp, x, y, eps):
+    """Rows (keepdims) where ``x - y + eps`` may overflow: an entry above half the dtype's range.
+
+    Decided from the magnitudes, without computing the (overflowing, warning) difference.
+    """
+    half_range = float(finfo(xp, x.dtype).max) * 0.5
+    return xp.any((xp.abs(x) >= half_range) | (xp.abs(y) >= half_range), axis=-1, keepdims=True)
+
+
 def _triplet_margin(xp, anchor, positive, negative, *, margin, p, eps, swap, with_grad, with_hess=False):
     # PyTorch's pairwise_distance adds eps to the difference, |a - b + eps|_p (not to the norm).
-    d_pos, g_pos = _p_distance(xp, anchor - positive + eps, p)
-    d_neg, g_neg = _p_distance(xp, anchor - negative + eps, p)
+    # Rows where a difference overflows are computed halved (x/2 - y/2 + eps/2, exact; the norm's
+    # gradient does not change with the scale) and the slack doubled: a finite loss whose
+    # distances overflow (1e38 rows in float32) stays finite.
+    pairs = [(anchor, positive), (anchor, negative)] + ([(positive, negative)] if swap else [])
+    over = _overflows(xp, *pairs[0], eps)
+    for x, y in pairs[1:]:
+        over = over | _overflows(xp, x, y, eps)
+    half = xp.where(over, xp.ones_like(anchor[..., :1]) * 0.5, 1.0)  # an array operand: typed (TensorFlow)
+    distances = [_p_distance(xp, x * half - y * half + eps * half, p) for x, y in pairs]
+    (d_pos, g_pos), (d_neg, g_neg) = distances[:2]
     if swap:
-        d_swap, g_swap = _p_distance(xp, positive - negative + eps, p)
+        d_swap, g_swap = distances[2]
         # torch.min of two tensors sends the gradient to the smaller one, half to each on a tie.
         share = xp.where(d_neg < d_swap, 1.0, xp.where(d_neg == d_swap, 0.5, xp.zeros_like(d_neg)))
         d_closest = xp.minimum(d_neg, d_swap)
     else:
         d_closest = d_neg
-    slack = margin + d_pos - d_closest
+    slack = margin + (d_pos - d_closest) / half[..., 0]
     loss = xp.clip(slack, min=0.0)
     if not with_grad:
         return KernelResult(loss)
@@ -470,6 +503,12 @@ def _info_nce(call):
     xp = call.xp
     x, y = call.predictions
     temperature, symmetric = call.params["temperature"], call.params["symmetric"]
+    if x.shape[0] == 0:
+        # An empty batch: no rows, so the value every rowwise loss gives an empty batch (an empty
+        # 'none', 0 for 'sum' and 'mean', see _reduction) and empty gradients; the softmax over
+        # zero rows would otherwise reduce an empty axis.
+        value, _, _ = reduce(xp, xp.zeros(x.shape[:1], dtype=x.dtype), None, None, call.weight, call.reduction)
+        return value, (None if call.order < 1 else (xp.zeros_like(x), xp.zeros_like(y)))
     loss, log_rows, log_cols, eye, (xh, x_inv, x_above), (yh, y_inv, y_above) = _info_nce_terms(
         xp, x, y, temperature, symmetric)
     value, _, _ = reduce(xp, loss, None, None, call.weight, call.reduction)

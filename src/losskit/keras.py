@@ -34,7 +34,14 @@ Conventions, chosen to be Keras's:
   array expanded). The adapter does exactly that rank adjustment and nothing more, so any
   other mismatch still raises losskit's ``ValueError``. Integer-label (sparse) losses drop a
   trailing axis of 1 from ``y_true`` and cast the labels to int32, as Keras's
-  ``sparse_categorical_crossentropy`` does.
+  ``sparse_categorical_crossentropy`` does (int64 on the torch backend).
+* **Labels of the sparse losses.** Any integer dtype is accepted, and so are floats that hold
+  integers (Keras passes labels as floats). A label that is not a class index (1.7, NaN, inf,
+  outside ``[0, num_classes)`` and not ``ignore_index``) raises ``ValueError`` naming ``y_true``
+  where the values can be read (eager calls, the torch backend's ``fit``); inside a traced
+  step (``jit``, ``tf.function``, the JAX backend's ``fit``), where no value can be read, that
+  label's loss is NaN instead, so a bad label never counts as a class (Keras's own losses
+  truncate 1.7 to class 1).
 * Losses over a class axis take ``axis=-1`` at construction (the last axis, Keras's layout);
   ``axis=1`` takes channels-first ``(N, C, d1, ...)`` predictions.
 * **Losses with several predictions.** Keras calls a loss with one ``y_pred``, so a loss of
@@ -229,9 +236,12 @@ class LosskitLoss(keras.losses.Loss):
         if loss.target_shape == "loss" and loss.has_target:  # one label per row: (N,) or (N, 1)
             if len(y_true.shape) == len(predictions[0].shape) and y_true.shape[-1] == 1:
                 y_true = keras.ops.squeeze(y_true, axis=-1)
+        bad_labels = None
         if loss.kind == "sparse":
             # Keras hands labels over as floats; they are cast to the index dtype of Keras's own
-            # sparse_categorical_crossentropy on this backend (torch indexes with int64).
+            # sparse_categorical_crossentropy on this backend (torch indexes with int64), after
+            # a check that the cast loses nothing (1.7 must not count as class 1, NaN as class 0).
+            bad_labels = self._check_labels(y_true, predictions[0])
             y_true = keras.ops.cast(y_true, "int64" if keras.backend.backend() == "torch" else "int32")
         kwargs = self._backend_params(predictions[0])
         if loss.kind != "pointwise":
@@ -248,10 +258,52 @@ class LosskitLoss(keras.losses.Loss):
                     "Set KERAS_BACKEND=jax (or torch, or tensorflow) before importing keras"
                 ) from exc
             raise
+        if bad_labels is not None:
+            # Traced labels (model.fit's compiled step) cannot raise on their values: a label that
+            # is not a class index makes its loss NaN, visible in the logs, instead of a number.
+            values = keras.ops.where(bad_labels, float("nan"), values)
         ignore_index = self._params.get("ignore_index")
         if ignore_index is not None:
             _set_keras_mask(values, keras.ops.not_equal(y_true, ignore_index))
         return values
+
+    def _check_labels(self, y_true: Any, y_pred: Any) -> Any:
+        """Refuse labels that are not class indices; the mask of bad ones where values cannot be read.
+
+        Keras passes integer labels as floats: integral floats are accepted. Concrete labels
+        that are not integral, NaN, or outside [0, num_classes) (and not ignore_index) raise
+        ``ValueError`` naming y_true; for traced labels the mask of those is returned (None when
+        every label is checked and valid).
+        """
+        num_classes = y_pred.shape[self.axis]
+        ignore_index = self._params.get("ignore_index")
+        if keras.backend.is_float_dtype(keras.backend.standardize_dtype(y_true.dtype)):
+            integral = keras.ops.equal(keras.ops.floor(y_true), y_true)  # False for NaN and inf
+        else:
+            integral = keras.ops.ones_like(y_true, dtype="bool")
+        valid = keras.ops.logical_and(integral, keras.ops.greater_equal(y_true, 0))
+        if num_classes is not None:
+            valid = keras.ops.logical_and(valid, keras.ops.less(y_true, num_classes))
+        if ignore_index is not None:
+            valid = keras.ops.logical_or(valid, keras.ops.equal(y_true, ignore_index))
+        if not _readable_on_host(valid):
+            # A tracer (jax.jit, tf.function, torch.compile), an accelerator's tensor (reading it
+            # would synchronise the device every step) or lk.value_checks(False): masked instead.
+            return keras.ops.logical_not(valid)
+        try:
+            values = keras.ops.convert_to_numpy(valid)
+        except Exception:  # a tracer the test above did not recognise: no value to read
+            return keras.ops.logical_not(valid)
+        if not values.all():
+            labels = np.asarray(keras.ops.convert_to_numpy(y_true)).reshape(-1)
+            position = int(np.argmin(values.reshape(-1)))
+            suffix = "" if ignore_index is None else f" or equal to ignore_index={ignore_index}"
+            raise ValueError(
+                f"y_true of {type(self).__name__} must hold integer class indices in [0, {num_classes}){suffix} "
+                f"(Keras passes them as floats: integral floats are accepted); found {labels[position]:g} at flat "
+                f"index {position}"
+            )
+        return None
 
     def _predictions(self, y_pred: Any) -> list[Any]:
         inputs = self.loss.inputs
@@ -284,6 +336,20 @@ class LosskitLoss(keras.losses.Loss):
             parts.append(f"axis={self.axis}")
         parts.append(f"reduction={self.reduction!r}")
         return f"<losskit.keras.{type(self).__name__}({', '.join(parts)})>"
+
+
+def _readable_on_host(x: Any) -> bool:
+    """Whether the values of ``x`` can be read now, for free: concrete, on the CPU, value checks on."""
+    from ._array import device_of, is_concrete
+
+    if not is_concrete(x):
+        return False
+    try:
+        device = device_of(x)
+    except Exception:
+        return False
+    platform = getattr(device, "platform", None) or getattr(device, "type", None) or str(device)
+    return "cpu" in str(platform).lower()
 
 
 def _to_list(value: Any) -> Any:

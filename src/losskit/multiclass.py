@@ -15,6 +15,7 @@ from . import _validation as V
 from ._array import (
     GRAD_DENOMINATOR_FLOOR, as_array, clamped_log, device_of, is_floating, log_softmax, namespace_of,
 )
+from ._kernels import GRAD_FLOOR_PITFALL, floored, keep_nan
 from ._loss import PROBABILITY, Equivalent, KernelResult, Loss, Param, check_class_weight
 from ._registry import register
 
@@ -64,10 +65,30 @@ def _cross_entropy(xp, targets, log_probs, *, label_smoothing, class_weight):
         smoothed = targets * (1.0 - label_smoothing) + label_smoothing / targets.shape[-1]
     weighted = smoothed if class_weight is None else smoothed * class_weight
     # A class with zero target weight contributes nothing, even when its log-probability is -inf
-    # (a masked logit): 0 * -inf would be NaN, so the -inf is replaced before the product.
-    loss = -xp.sum(weighted * xp.where(weighted > 0, log_probs, 0.0), axis=-1)
+    # (a masked logit): 0 * -inf would be NaN, so the -inf is replaced before the product. A NaN
+    # log-probability is kept even there: a row with a NaN probability is invalid, its loss NaN.
+    loss = -xp.sum(weighted * xp.where((weighted > 0) | xp.isnan(log_probs), log_probs, 0.0), axis=-1)
     norm = None if class_weight is None else xp.sum(targets * class_weight, axis=-1)
     return loss, weighted, norm
+
+
+def _overflow_safe_loss(xp, loss, weighted, logits, log_probs, offset=0.0):
+    """Recompute ``-sum_c a_c log softmax(x)_c`` for the rows where ``x_c - max(x)`` overflowed.
+
+    Logits of +-3e38 in float32 give x_c - max(x) = -inf, so the term a_c * inf is inf although
+    a_c (max(x) - x_c) may be representable (a soft label of 0.5: 3e38). There the row's terms
+    are summed as a_c max(x) - a_c x_c + a_c log sum exp(x - max), each product finite; elsewhere
+    (every ordinary row) the usual shifted form stays, which does not cancel. ``offset`` is added
+    to the recomputed rows only (KL's sum t log t).
+    """
+    overflowed = (log_probs == -math.inf) & xp.isfinite(logits) & (weighted > 0)
+    row = xp.any(overflowed, axis=-1)
+    shift = xp.max(logits, axis=-1, keepdims=True)
+    log_norm = -xp.max(log_probs, axis=-1, keepdims=True)  # log sum exp(x - max): -log p at the max
+    safe_shift = xp.where(xp.isfinite(shift), shift, 0.0)
+    terms = weighted * safe_shift - weighted * xp.where(xp.isfinite(logits), logits, 0.0) + weighted * log_norm
+    alternative = xp.sum(xp.where(weighted > 0, terms, 0.0), axis=-1)
+    return xp.where(row, offset + alternative, loss)
 
 
 def _softmax_cross_entropy(xp, y_true, logits, *, label_smoothing, class_weight, z_loss=0.0, with_grad,
@@ -76,6 +97,7 @@ def _softmax_cross_entropy(xp, y_true, logits, *, label_smoothing, class_weight,
     loss, weighted, norm = _cross_entropy(
         xp, y_true, log_probs, label_smoothing=label_smoothing, class_weight=class_weight
     )
+    loss = _overflow_safe_loss(xp, loss, weighted, logits, log_probs)
     lse = None
     if z_loss:
         # PaLM's z-loss, z * logsumexp(x)^2 per row; logsumexp is shifted by the row's maximum.
@@ -120,23 +142,25 @@ def _softmax_hessian_diagonal(probabilities, total):
     return total * probabilities * (1.0 - probabilities)
 
 
-def _floored_inverse_square(xp, numerator, y_pred, safe):
+def _floored_inverse_square(xp, numerator, y_pred, safe, floor=GRAD_DENOMINATOR_FLOOR):
     """numerator / p^2 where p is above the gradient's floor, else 0.
 
     The derivative of the floored gradient -numerator / max(p, floor): where the floor holds
     it constant (a probability of 0) its derivative is 0, so the Hessian stays finite there.
     """
-    return xp.where(y_pred > GRAD_DENOMINATOR_FLOOR, numerator / (safe * safe), 0.0)
+    return xp.where(y_pred > floor, numerator / (safe * safe), 0.0)
 
 
-def _categorical_cross_entropy(xp, y_true, y_pred, *, label_smoothing, class_weight, with_grad, with_hess=False):
+@floored
+def _categorical_cross_entropy(xp, y_true, y_pred, *, label_smoothing, class_weight, with_grad, with_hess=False,
+        floor=GRAD_DENOMINATOR_FLOOR):
     loss, weighted, norm = _cross_entropy(
         xp, y_true, clamped_log(xp, y_pred), label_smoothing=label_smoothing, class_weight=class_weight
     )
     if not with_grad:
         return KernelResult(loss, None, norm)
-    safe = xp.clip(y_pred, min=GRAD_DENOMINATOR_FLOOR)
-    hess = _floored_inverse_square(xp, weighted, y_pred, safe) if with_hess else None
+    safe = xp.clip(y_pred, min=floor)
+    hess = _floored_inverse_square(xp, weighted, y_pred, safe, floor) if with_hess else None
     return KernelResult(loss, -weighted / safe, norm, hess)
 
 
@@ -179,6 +203,8 @@ def _sparse(kernel):
         hess = None if result.hess is None else xp.where(keep[..., None], result.hess, 0.0)
         return KernelResult(xp.where(keep, result.loss, 0.0), grad, norm, hess)
 
+    if getattr(kernel, "losskit_floored", False):  # floor= passes through **params
+        masked.losskit_floored = True
     return masked
 
 
@@ -222,11 +248,16 @@ def _sparse_softmax_kernel(xp, labels, logits, *, label_smoothing, class_weight,
     return KernelResult(loss, grad, norm, hess)
 
 
-def _sparse_categorical_kernel(xp, labels, y_pred, *, label_smoothing, class_weight, with_grad, with_hess=False):
+@floored
+def _sparse_categorical_kernel(xp, labels, y_pred, *, label_smoothing, class_weight, with_grad, with_hess=False,
+        floor=GRAD_DENOMINATOR_FLOOR):
     num_classes = y_pred.shape[-1]
     label_weight = 1.0 if class_weight is None else _label_weights(xp, labels, class_weight)
     picked_probability = _take_last(xp, y_pred, labels)
     loss = -(1.0 - label_smoothing) * label_weight * clamped_log(xp, picked_probability)
+    # Only the label's probability enters the loss, but a NaN in any class makes the row invalid:
+    # 0 * sum(p) is 0 for a valid row and NaN for one holding a NaN.
+    loss = loss + 0.0 * xp.sum(y_pred, axis=-1)
     if label_smoothing:
         log_probs = clamped_log(xp, y_pred)
         weighted = log_probs if class_weight is None else log_probs * class_weight
@@ -234,7 +265,7 @@ def _sparse_categorical_kernel(xp, labels, y_pred, *, label_smoothing, class_wei
     norm = None if class_weight is None else label_weight
     if not with_grad:
         return KernelResult(loss, None, norm)
-    safe = xp.clip(y_pred, min=GRAD_DENOMINATOR_FLOOR)
+    safe = xp.clip(y_pred, min=floor)
     picked = (1.0 - label_smoothing) * label_weight
     grad = -(xp.astype(_is_label(xp, labels, num_classes), y_pred.dtype) * _expand(xp, picked)) / safe
     if label_smoothing:
@@ -245,7 +276,7 @@ def _sparse_categorical_kernel(xp, labels, y_pred, *, label_smoothing, class_wei
         weights = xp.astype(_is_label(xp, labels, num_classes), y_pred.dtype) * _expand(xp, picked)
         if label_smoothing:
             weights = weights + (label_smoothing / num_classes) * (1.0 if class_weight is None else class_weight)
-        hess = _floored_inverse_square(xp, weights, y_pred, safe)
+        hess = _floored_inverse_square(xp, weights, y_pred, safe, floor)
     return KernelResult(loss, grad, norm, hess)
 
 
@@ -254,15 +285,18 @@ def _expand(xp, value):
     return value if isinstance(value, float) else value[..., None]
 
 
-def _kl_divergence(xp, y_true, y_pred, *, with_grad, with_hess=False):
-    positive = y_true > 0
-    safe_true = xp.where(positive, y_true, 1.0)
+@floored
+def _kl_divergence(xp, y_true, y_pred, *, with_grad, with_hess=False,
+        floor=GRAD_DENOMINATOR_FLOOR):
     # Terms with a zero target are 0 by the limit t log t -> 0 (and carry no gradient).
-    terms = xp.where(positive, y_true * (xp.log(safe_true) - clamped_log(xp, y_pred)), 0.0)
+    # Tested as t == 0 (not t > 0) so that a NaN target keeps its NaN term, and a negative one
+    # (refused by the value checks) gives log t = NaN, as on every other path.
+    safe_true = xp.where(y_true == 0, 1.0, y_true)
+    terms = xp.where(y_true == 0, 0.0, y_true * (xp.log(safe_true) - clamped_log(xp, y_pred)))
     if not with_grad:
         return KernelResult(xp.sum(terms, axis=-1))
-    safe = xp.clip(y_pred, min=GRAD_DENOMINATOR_FLOOR)
-    hess = _floored_inverse_square(xp, y_true, y_pred, safe) if with_hess else None
+    safe = xp.clip(y_pred, min=floor)
+    hess = _floored_inverse_square(xp, y_true, y_pred, safe, floor) if with_hess else None
     return KernelResult(xp.sum(terms, axis=-1), -y_true / safe, hess=hess)
 
 
@@ -272,6 +306,9 @@ def _kl_divergence_with_logits(xp, y_true, logits, *, with_grad, with_hess=False
     safe_true = xp.where(positive, y_true, 1.0)
     # A zero target meets a masked (-inf) logit: replace the term before the product, not after.
     terms = y_true * xp.where(positive, xp.log(safe_true) - log_probs, 0.0)
+    # KL = sum t log t + cross-entropy: the cross-entropy is recomputed where x - max overflowed.
+    entropy_part = xp.sum(y_true * xp.where(positive, xp.log(safe_true), 0.0), axis=-1)
+    loss = _overflow_safe_loss(xp, xp.sum(terms, axis=-1), y_true, logits, log_probs, entropy_part)
     grad = hess = None
     if with_grad:
         probabilities = xp.exp(log_probs)
@@ -279,7 +316,7 @@ def _kl_divergence_with_logits(xp, y_true, logits, *, with_grad, with_hess=False
         grad = probabilities * total - y_true
         if with_hess:
             hess = _softmax_hessian_diagonal(probabilities, total)
-    return KernelResult(xp.sum(terms, axis=-1), grad, hess=hess)
+    return KernelResult(loss, grad, hess=hess)
 
 
 def _categorical_hinge(xp, y_true, y_pred, *, with_grad, with_hess=False):
@@ -297,7 +334,9 @@ def _categorical_hinge(xp, y_true, y_pred, *, with_grad, with_hess=False):
     # Piecewise linear in the scores: 0 everywhere, at the kinks (zero slack, tied wrong scores)
     # by the subgradient convention.
     hess = xp.zeros_like(y_pred) if with_hess else None
-    return KernelResult(loss, active * (share * (1.0 - y_true) - y_true), hess=hess)
+    # keep_nan: slack > 0 is False for a NaN score, which must leave the row's gradient NaN.
+    grad = keep_nan(xp, active * (share * (1.0 - y_true) - y_true), slack[..., None])
+    return KernelResult(loss, grad, hess=hess)
 
 
 # Focal and poly-1 losses weigh each class's log-probability by its complement 1 - p_c, which
@@ -472,7 +511,7 @@ categorical_cross_entropy = register(Loss(
     """,
     when_to_use="Mutually exclusive classes when the model already outputs softmax probabilities.",
     when_not_to_use="When logits are available (softmax_cross_entropy is exact); multi-label targets (sigmoid_cross_entropy).",
-    pitfalls=_CE_PITFALLS + ("Keras renormalises y_pred rows and clips at 1e-7; losskit checks instead.",),
+    pitfalls=(GRAD_FLOOR_PITFALL,) + _CE_PITFALLS + ("Keras renormalises y_pred rows and clips at 1e-7; losskit checks instead.",),
     equivalents=(
         Equivalent("keras", "keras.losses.CategoricalCrossentropy(label_smoothing=label_smoothing)", "equal",
                    "equal for probabilities in [1e-7, 1 - 1e-7]; no class weights"),
@@ -559,7 +598,7 @@ sparse_categorical_cross_entropy = register(Loss(
     """,
     when_to_use="Integer class labels and a model that outputs softmax probabilities.",
     when_not_to_use="When logits are available (sparse_softmax_cross_entropy).",
-    pitfalls=_CE_PITFALLS,
+    pitfalls=(GRAD_FLOOR_PITFALL,) + _CE_PITFALLS,
     equivalents=(
         Equivalent("torch", "torch.nn.NLLLoss(weight=class_weight, ignore_index=ignore_index)(torch.log(y_pred), y_true)", "equal",
                    "PyTorch's class axis is 1; with every label ignored PyTorch returns NaN, losskit 0"),
@@ -644,6 +683,7 @@ kl_divergence = register(Loss(
     when_to_use="Distillation and matching a target distribution, when the value should read as a divergence.",
     when_not_to_use="Hard labels (softmax_cross_entropy has the same gradient and is cheaper).",
     pitfalls=(
+        GRAD_FLOOR_PITFALL,
         "PyTorch's kl_div takes (log y_pred, y_true), prediction first and in log space, and its default 'mean' divides by "
         "the number of elements; use 'batchmean'.",
         "Keras clips both arguments to [1e-7, 1]; Optax takes log-probabilities first.",

@@ -10,6 +10,7 @@ import math
 
 from . import _validation as V
 from ._array import GRAD_DENOMINATOR_FLOOR, sign, softplus
+from ._kernels import GRAD_FLOOR_PITFALL, floored, keep_nan
 from ._loss import NON_NEGATIVE, Equivalent, KernelResult, Loss, Param, check_domains
 from ._registry import register
 
@@ -37,10 +38,17 @@ _LOG2 = math.log(2.0)
 
 # ------------------------------------------------------------------------------------ kernels
 
-def _squared_error(xp, y_true, y_pred, *, with_grad, with_hess=False):
+def _squared_error(xp, y_true, y_pred, *, with_grad, with_hess=False, factored=False):
+    # factored (passed by _kernels.run, see losskit_grad_factor): the gradient without its factor
+    # 2, which the reduction applies after its 1/n, so that the mean's 2r/n is not lost to 2r
+    # overflowing (|r| > 1.7e38 in float32). 2 is a power of two: the order changes no other bit.
     residual = y_pred - y_true
     hess = xp.full_like(residual, 2.0) if with_hess else None
-    return KernelResult(residual * residual, 2.0 * residual if with_grad else None, hess=hess)
+    grad = (residual if factored else 2.0 * residual) if with_grad else None
+    return KernelResult(residual * residual, grad, hess=hess)
+
+
+_squared_error.losskit_grad_factor = 2.0
 
 
 def _half_squared_error(xp, y_true, y_pred, *, with_grad, with_hess=False):
@@ -55,6 +63,18 @@ def _absolute_error(xp, y_true, y_pred, *, with_grad, with_hess=False):
     # convention as the subgradient sign(0) = 0 (the true one is a Dirac delta).
     hess = xp.zeros_like(residual) if with_hess else None
     return KernelResult(xp.abs(residual), sign(xp, residual) if with_grad else None, hess=hess)
+
+
+# The root costs' kernels return the residual r and dr/dy_pred; _reduction.reduce(root=True)
+# forms sqrt(mean(w r^2)) from them as a scaled norm, so r^2 never overflows (docs/numerics.md).
+
+def _residual(xp, y_true, y_pred, *, with_grad):
+    residual = y_pred - y_true
+    return KernelResult(residual, xp.ones_like(residual) if with_grad else None)
+
+
+def _log_residual(xp, y_true, y_pred, *, with_grad):
+    return KernelResult(xp.log1p(y_pred) - xp.log1p(y_true), 1.0 / (1.0 + y_pred) if with_grad else None)
 
 
 def _squared_log_error(xp, y_true, y_pred, *, with_grad, with_hess=False):
@@ -112,9 +132,15 @@ def _pseudo_huber(xp, y_true, y_pred, *, delta, with_grad, with_hess=False):
     magnitude = xp.abs(residual)
     scaled = magnitude / delta
     root = xp.hypot(xp.ones_like(scaled), scaled)  # sqrt(1 + (e/delta)^2) without overflow
-    # delta^2 (sqrt(1 + a^2) - 1) = delta^2 a^2 / (sqrt(1 + a^2) + 1) = delta |e| a / (root + 1):
-    # no cancellation for small residuals, no overflow of a^2 for large ones.
-    loss = delta * magnitude * (scaled / (root + 1.0))
+    # delta^2 (sqrt(1 + a^2) - 1), a = |e|/delta. Below a = 1 as delta^2 a^2 / (root + 1), which
+    # does not cancel; from a = 1 on as delta^2 (root - 1), which cannot cancel there either
+    # (root - 1 >= 0.41). Autodiff (a target's gradient, taken from this expression) then sees
+    # no a^2 beyond a = 1: d/da of a^2 / (root + 1) divides by (root + 1)^2, which overflows at
+    # a ~ 1.8e19 in float32 and doubled the gradient. The near branch sees a clipped a, so that
+    # neither branch overflows (an inf in the unused branch of a where() poisons autograd).
+    near_scaled = xp.clip(scaled, max=1.0)
+    near = near_scaled * near_scaled / (xp.hypot(xp.ones_like(near_scaled), near_scaled) + 1.0)
+    loss = (delta * delta) * xp.where(scaled < 1.0, near, root - 1.0)
     hess = None
     if with_hess:
         # d/de (e / root) = 1/root - (e/delta)^2 / root^3 = 1/root^3, as root^2 = 1 + (e/delta)^2;
@@ -153,6 +179,7 @@ def _pinball(xp, y_true, y_pred, *, q, with_grad, with_hess=False):
         return KernelResult(loss)
     zero = xp.zeros_like(shortfall)
     grad = xp.where(shortfall > 0, -q + zero, xp.where(shortfall < 0, (1.0 - q) + zero, zero))
+    grad = keep_nan(xp, grad, shortfall)  # both comparisons are False for NaN: keep it NaN
     # Piecewise linear: 0 on both sides and, by the subgradient convention, at the kink e = 0
     # (scikit-learn's PinballLoss returns 1 everywhere, a placeholder for its tree updates).
     return KernelResult(loss, grad, hess=zero if with_hess else None)
@@ -162,26 +189,29 @@ def _epsilon_insensitive(xp, y_true, y_pred, *, epsilon, with_grad, with_hess=Fa
     residual = y_pred - y_true
     excess = xp.abs(residual) - epsilon
     loss = xp.clip(excess, min=0.0)
-    grad = xp.where(excess > 0, sign(xp, residual), xp.zeros_like(residual)) if with_grad else None
+    # keep_nan: excess > 0 is False for a NaN residual, whose gradient must stay NaN.
+    grad = keep_nan(xp, xp.where(excess > 0, sign(xp, residual), 0.0 * residual), residual) if with_grad else None
     # Piecewise linear: 0 everywhere, the band edges (kinks) included.
     hess = xp.zeros_like(residual) if with_hess else None
     return KernelResult(loss, grad, hess=hess)
 
 
-def _poisson(xp, y_true, y_pred, *, with_grad, with_hess=False):
-    # Rates below RATE_FLOOR are taken as RATE_FLOOR inside the log and in the gradient's
+@floored
+def _poisson(xp, y_true, y_pred, *, with_grad, with_hess=False, floor=GRAD_DENOMINATOR_FLOOR):
+    # Rates below the floor (1e-12; 2^-14 for float16 results, _kernels.grad_floor) are taken as it inside the log and in the gradient's
     # denominator (as PyTorch clamps its BCE backward): a rate that underflowed to 0 then costs a
     # large finite amount and still gets a finite gradient that pushes it up, instead of inf.
     # A zero count contributes no log term at all (0 * log 0 is taken as its limit, 0).
-    safe_rate = xp.clip(y_pred, min=GRAD_DENOMINATOR_FLOOR)
-    cross = xp.where(y_true > 0, y_true * xp.log(safe_rate), 0.0)
+    safe_rate = xp.clip(y_pred, min=floor)
+    # Tested as y == 0 (not y > 0) so that a NaN count keeps its NaN term.
+    cross = xp.where(y_true == 0, 0.0, y_true * xp.log(safe_rate))
     loss = y_pred - cross
     hess = None
     if with_hess:
         # y / p^2 above the floor. At and below it the gradient 1 - y / RATE_FLOOR is constant
         # in the rate (the loss is linear there), so its derivative is 0: the Hessian stays
         # finite at a rate of 0, as the gradient does.
-        hess = xp.where(y_pred > GRAD_DENOMINATOR_FLOOR, y_true / (safe_rate * safe_rate), 0.0)
+        hess = xp.where(y_pred > floor, y_true / (safe_rate * safe_rate), 0.0)
     return KernelResult(loss, 1.0 - y_true / safe_rate if with_grad else None, hess=hess)
 
 def _deviance_series(power: float, terms: int = 17) -> tuple[float, ...]:
@@ -245,7 +275,23 @@ def _tweedie(xp, y_true, y_pred, *, power, with_grad, with_hess=False):
     term_b = _power_term(xp, b, log_ratio, y_b, lambda: mu ** b)
     term_a = _power_term(xp, a, log_ratio, y_b, lambda: y_pos * mu ** a)
     closed = term_b - term_a
-    half_positive = xp.where(xp.abs(log_ratio) <= radius, y_b * series, closed)
+    near_fit = xp.abs(log_ratio) <= radius
+    half_positive = xp.where(near_fit, y_b * series, closed)
+    # y^b itself overflows (y = 2e30 at p = -1 in float32) where the half deviance y^b f may or may
+    # not: y^b inf times a series of 0 is NaN, and inf - inf in `closed` is NaN. There y^b f is
+    # taken in log space, exp(b log y + log f): inf where it overflows, its value where it does not.
+    exponent_cap = math.log(float(xp.finfo(log_ratio.dtype).max)) - 2.0
+    capped_b = xp.clip(b * log_ratio, max=exponent_cap)
+    capped_a = xp.clip(a * log_ratio, max=exponent_cap)
+    factor_b = log_ratio if b == 0.0 else xp.expm1(capped_b) / b
+    factor_a = log_ratio if a == 0.0 else xp.expm1(capped_a) / a
+    within_cap = ((b * log_ratio) <= exponent_cap) & ((a * log_ratio) <= exponent_cap)
+    factor = xp.where(near_fit, series, factor_b - factor_a)
+    overflowed = xp.isinf(y_b) & (near_fit | within_cap) & (factor >= 0)
+    safe_factor = xp.where(overflowed & (factor > 0), factor, xp.ones_like(factor))
+    in_log_space = xp.exp(b * xp.log(y_pos) + xp.log(safe_factor))
+    in_log_space = xp.where(factor > 0, in_log_space, xp.zeros_like(factor))
+    half_positive = xp.where(overflowed, in_log_space, half_positive)
     # y = 0 (any p < 2) and y < 0 (p < 0 only): y^b/(ab) is 0 there (max(y, 0)^b, scikit-learn's
     # convention), leaving -y mu^a/a + mu^b/b, a sum of non-negative terms: no cancellation.
     # For p >= 1, y <= 0 means y = 0 (the domain check), so the -y mu^a/a term is dropped
@@ -253,7 +299,8 @@ def _tweedie(xp, y_true, y_pred, *, power, with_grad, with_hess=False):
     half_other = mu ** b / b if b != 0.0 else xp.zeros_like(mu)
     if p < 0:
         half_other = half_other - xp.where(positive, 0.0, y) * mu ** a / a
-    loss = 2.0 * xp.where(positive, half_positive, half_other)
+    # keep_nan: a NaN target fails y > 0 and would take the y = 0 branch, which ignores y.
+    loss = keep_nan(xp, 2.0 * xp.where(positive, half_positive, half_other), y)
     if not with_grad:
         return KernelResult(loss)
     # d/dmu = 2 (mu - y) mu^-p = 2 t mu^a with t = (mu - y)/mu: mu^-p alone overflows for tiny mu
@@ -261,6 +308,13 @@ def _tweedie(xp, y_true, y_pred, *, power, with_grad, with_hess=False):
     relative = (mu - y) / mu
     mu_a = mu ** a if a != 0.0 else xp.ones_like(mu)
     grad = 2.0 * relative * mu_a
+    if a > 0.0:
+        # mu^a overflows (mu = 2e30 at p = -1 in float32) where t mu^a need not (0 at a perfect
+        # fit, not 0 * inf = NaN): t mu^(a/2) mu^(a/2) there.
+        mu_half = mu ** (0.5 * a)
+        split = 2.0 * ((relative * mu_half) * mu_half)
+        split = xp.where(relative == 0.0, relative, split)
+        grad = xp.where(xp.isinf(mu_a) & xp.isfinite(mu), split, grad)
     hess = None
     if with_hess:
         # 2 mu^-p (1 - p t): negative where t > 1/p (mu > y p/(p-1) for p > 1): the deviance is
@@ -382,7 +436,7 @@ mean_absolute_error = register(Loss(
 root_mean_squared_error = register(Loss(
     name="root_mean_squared_error",
     aliases=("rmse",),
-    kernel=_squared_error,
+    kernel=_residual,
     root=True, reductions=("mean",),
     task="regression", kind="pointwise", prediction_space="values", label_format="real",
     summary="Root mean squared error: sqrt of the (weighted) mean of (y_pred - y_true)^2.",
@@ -451,7 +505,7 @@ mean_squared_logarithmic_error = register(Loss(
 root_mean_squared_logarithmic_error = register(Loss(
     name="root_mean_squared_logarithmic_error",
     aliases=("rmsle",),
-    kernel=_squared_log_error,
+    kernel=_log_residual,
     check_inputs=_msle_checks,
     root=True, reductions=("mean",),
     task="regression", kind="pointwise", prediction_space="values", label_format="non-negative",
@@ -733,6 +787,7 @@ poisson = register(Loss(
     when_to_use="Count targets (events, visits, claims) whose variance grows with their mean.",
     when_not_to_use="Targets that can be negative; over-dispersed counts where a negative binomial fits better.",
     pitfalls=(
+        GRAD_FLOOR_PITFALL,
         "PyTorch's PoissonNLLLoss takes the log-rate by default (log_input=True).",
         "Keras adds 1e-7 inside the log; losskit is exact for rates >= 1e-12 and floors smaller rates at 1e-12.",
     ),

@@ -53,6 +53,25 @@ def _log1p_scaled_square(xp, magnitude, eps: float):
     return xp.where(u <= limit, xp.log1p(inside * inside), 2.0 * xp.log(outside))
 
 
+def _tail_gradient(xp, x, magnitude, grad, alpha, eps, inverse_scale):
+    """The gradient x (1 + u^2)^(alpha/2 - 1) / c for u = |x| / sqrt(eps) > 1, without underflow.
+
+    The weight (1 + u^2)^(alpha/2 - 1) alone underflows while x times it is representable (Cauchy
+    at |x| = 1e30 in float32: the weight 1e-60, the gradient 2e-30). For u > 1 the gradient is
+    sign(x) sqrt(eps) u^(alpha - 1) (1 + 1/u^2)^(alpha/2 - 1) / c: for alpha < 2 each factor is
+    at most the result's magnitude times a bounded constant, so it underflows only where the
+    result does. u = inf and NaN keep the weighted form (NaN there, as before).
+    """
+    u = magnitude / math.sqrt(eps)
+    tail = (u > 1.0) & (u < math.inf)
+    safe = xp.where(tail, u, xp.full_like(u, 2.0))
+    inverse = 1.0 / safe
+    correction = xp.exp((0.5 * alpha - 1.0) * xp.log1p(inverse * inverse))
+    power = inverse if alpha == 0.0 else safe ** (alpha - 1.0)
+    tail_grad = xp.sign(x) * ((math.sqrt(eps) * inverse_scale) * power * correction)
+    return xp.where(tail, tail_grad, grad)
+
+
 def _barron(xp, y_true, y_pred, *, alpha, scale, with_grad, with_hess=False):
     residual = y_pred - y_true
     x = residual / scale
@@ -96,6 +115,8 @@ def _barron(xp, y_true, y_pred, *, alpha, scale, with_grad, with_hess=False):
     # alpha <= 2 (the IRLS weight of the residual), 1 in the alpha -> 2 limit.
     weight = xp.exp((0.5 * alpha - 1.0) * log_term)
     grad = x * weight * inverse_scale
+    if alpha < 2.0:
+        grad = _tail_gradient(xp, x, magnitude, grad, alpha, eps, inverse_scale)
     hess = None
     if with_hess:
         # d^2 rho / d x^2 = (1 + q)^(alpha/2 - 2) (1 + (alpha - 1) q)

@@ -38,9 +38,17 @@ What follows PyTorch and what follows losskit:
   construction for PyTorch's ``(N, C, d1, ...)`` layout.
 * Shapes are strict, as in losskit: ``(N, 1)`` against ``(N,)`` raises ``ValueError`` instead of
   broadcasting with a warning.
-* Value checks (labels in range, probabilities in [0, 1]) read the data and therefore synchronise
-  the device on every call. PyTorch's losses do not make them on the GPU, and neither do these
-  modules by default: pass ``check_values=True`` to turn them on while debugging.
+* Value checks (labels in range, probabilities in [0, 1], no NaN in weights) read the data. On
+  CPU tensors, where reading is free, they always run by default (``check_values=None``): a bad
+  label raises ``ValueError`` naming it, never torch's ``IndexError`` and never a number. On an
+  accelerator reading the data synchronises the device on every call; PyTorch's losses do not
+  check there, and neither do these modules by default: pass ``check_values=True`` to turn them
+  on (while debugging), or ``check_values=False`` to skip them on the CPU too.
+* **ignore_index.** The losskit-named modules (:class:`SparseSoftmaxCrossEntropy`, ...) ignore
+  no label unless ``ignore_index=`` is given, as the functional losses: PyTorch's default -100
+  is a label like any other there, and out of range, so it raises ``ValueError``. Only the
+  PyTorch-named alias :class:`CrossEntropyLoss`, a drop-in for ``torch.nn.CrossEntropyLoss``,
+  keeps PyTorch's default ``ignore_index=-100``.
 * float16 / bfloat16 inputs are computed in float32. Outside autocast the result has the input's
   dtype (losskit's contract); inside ``torch.autocast`` it is float32, as autocast's policy for
   PyTorch's own losses, so that ``GradScaler`` never scales a float16 loss into overflow.
@@ -74,10 +82,11 @@ class LossModule(nn.Module):
     ----------
     reduction : {'mean', 'sum', 'none'}
         As in PyTorch; 'mean' is losskit's weighted mean ``sum(w * l) / sum(w * n)``.
-    check_values : bool, default False
-        Also check the values of the inputs (label ranges, probability bounds, rows summing to
-        1). Off by default, as in PyTorch's losses on the GPU: the checks read the data and so
-        synchronise the device on every call. Shapes and dtypes are always checked.
+    check_values : bool or None, default None
+        Check the values of the inputs (label ranges, probability bounds, rows summing to 1, NaN
+        weights). None (the default): on CPU tensors, where reading the data is free; not on an
+        accelerator, as PyTorch's losses there, since the checks would synchronise the device on
+        every call. True: always; False: never. Shapes and dtypes are always checked.
     axis : int, default -1
         The class axis of losses over classes; 1 for PyTorch's ``(N, C, d1, ...)`` layout.
     **params
@@ -96,15 +105,15 @@ class LossModule(nn.Module):
             params = ", ".join(f"{p.name}={p.default!r}" for p in loss.params)
             cls.__doc__ = (
                 f"``torch.nn.Module`` for :func:`losskit.{loss.name}`: {loss.summary}\n\n"
-                f"``{cls.__name__}({params + ', ' if params else ''}reduction='mean', check_values=False)``, "
+                f"``{cls.__name__}({params + ', ' if params else ''}reduction='mean', check_values=None)``, "
                 f"called with the prediction ({loss.prediction_space}) first. See :class:`losskit.torch.LossModule`."
             )
 
-    def __init__(self, *, reduction: str = "mean", check_values: bool = False, axis: int = -1, **params: Any):
+    def __init__(self, *, reduction: str = "mean", check_values: bool | None = None, axis: int = -1, **params: Any):
         super().__init__()
         loss = self.loss
         self.reduction = check_reduction(reduction, loss.reductions, loss.name)
-        self.check_values = bool(check_values)
+        self.check_values = None if check_values is None else bool(check_values)
         if axis != -1 and loss.kind == "pointwise":
             raise TypeError(f"{type(self).__name__} has no class axis; axis= applies to losses over classes")
         self.axis = int(axis)
@@ -113,7 +122,10 @@ class LossModule(nn.Module):
         self._array_param_names = tuple(p.name for p in loss.params if p.is_array)
         for name in self._array_param_names:
             value = bound[name]
-            self.register_buffer(name, None if value is None else torch.as_tensor(value, dtype=torch.get_default_dtype()))
+            tensor = None if value is None else torch.as_tensor(value, dtype=torch.get_default_dtype())
+            if tensor is not None and tensor.device.type == "cpu" and bool(torch.isnan(tensor).any()):
+                raise ValueError(f"{name} must not contain NaN; got {tensor.tolist()}")
+            self.register_buffer(name, tensor)
 
     @property
     def params(self) -> dict[str, Any]:
@@ -167,14 +179,26 @@ class LossModule(nn.Module):
                 f"target of {type(self).__name__} must be integer class indices; got dtype {target.dtype}. "
                 f"Cast with target.long(), or use {class_name(loss.pair)} for one-hot or soft labels"
             )
+        checks = self.check_values
+        if checks is None:  # on the CPU reading the values is free: never turn a bad label into a number
+            checks = all(t.device.type == "cpu" for t in inputs)
         autocast = predictions[0].dtype in _NARROW and torch.is_autocast_enabled(predictions[0].device.type)
         if autocast:  # autocast's policy for losses: computed and returned in float32
+            if checks:
+                # The values are checked as given (a bfloat16 softmax row sums to 1 only to 2^-8).
+                params = self._params_for(predictions[0].dtype)
+                if self.axis != -1:
+                    params["axis"] = self.axis
+                given = (target, *predictions) if loss.has_target else tuple(predictions)
+                with value_checks(True):
+                    loss.prepare(given, {"sample_weight": sample_weight, "reduction": self.reduction, **params})
+                checks = False
             predictions = [p.float() for p in predictions]
         params = self._params_for(predictions[0].dtype)
         if self.axis != -1:
             params["axis"] = self.axis
         arguments = (target, *predictions) if loss.has_target else tuple(predictions)
-        with value_checks(self.check_values):
+        with value_checks(checks):
             return loss(*arguments, sample_weight=sample_weight, reduction=self.reduction, **params)
 
     def _params_for(self, dtype: torch.dtype) -> dict[str, Any]:
@@ -475,7 +499,10 @@ class LinearCrossEntropy(LossModule):
             bias = fixed_bias
         if self.axis != -1:
             params["axis"] = self.axis
-        with value_checks(self.check_values):
+        checks = self.check_values
+        if checks is None:
+            checks = hidden.device.type == "cpu" and target.device.type == "cpu"
+        with value_checks(checks):
             return self.loss(target, hidden, weight, bias=bias, sample_weight=sample_weight, reduction=self.reduction,
                              **params)
 
@@ -552,7 +579,8 @@ __all__ += [name for name, value in list(globals().items()) if isinstance(value,
 # PyTorch's conventions, unlike the losskit-named classes above: the prediction comes first
 # (``forward(input, target)``; ``GaussianNLLLoss`` takes ``(input, target, var)``, the pair
 # losses ``(input1, input2, target)``), the class axis is 1 (``(N, C)`` or ``(N, C, d1, ...)``),
-# ``CrossEntropyLoss`` ignores the label -100 by default, and ``weight=`` means what it means in
+# ``CrossEntropyLoss`` ignores the label -100 by default (a drop-in keeps PyTorch's defaults; the
+# losskit-named SparseSoftmaxCrossEntropy ignores nothing unless asked), and ``weight=`` means what it means in
 # PyTorch (a per-element or per-class weight, see each class). They are plain ``nn.Module``
 # classes over the functional losses, not catalog modules: ``module_class``/``get_module``
 # never return them.

@@ -51,7 +51,7 @@ from typing import Any, Callable
 import numpy as np
 
 from .._array import GRAD_DENOMINATOR_FLOOR, LOG_FLOOR
-from .._kernels import register_kernel, run as _run_kernel
+from .._kernels import grad_floor, register_kernel, run as _run_kernel
 from ..regression import _deviance_series
 from ..robust import _square_limit
 
@@ -99,6 +99,12 @@ def _half_squared_error(y, p, a):
     return 0.5 * r * r, r
 
 
+def _nan_or(x, value):
+    # keep_nan of _kernels, for one element: a branch chosen by a comparison (False for NaN)
+    # must not turn a NaN operand into a number.
+    return x if x != x else value
+
+
 def _sign(r):
     # np.sign: NaN stays NaN.
     return 1.0 if r > 0 else (-1.0 if r < 0 else 0.0 * r)
@@ -135,7 +141,11 @@ def _pseudo_huber(y, p, delta):
     # hypot(1, a) as the reference computes it, without libm's call (which LLVM does not
     # vectorise): beyond _HYPOT_LARGE, 1 + a^2 rounds to a^2 and a^2 could overflow.
     root = math.sqrt(1.0 + scaled * scaled) if scaled < _HYPOT_LARGE else scaled
-    return delta * m * (scaled / (root + 1.0)), r / root
+    # regression._pseudo_huber's two branches: delta^2 a^2 / (root + 1) below a = 1, delta^2 (root - 1)
+    # from a = 1 on (an infinite residual costs inf there; a NaN one takes this branch too).
+    if scaled < 1.0:
+        return (delta * delta) * (scaled * scaled / (root + 1.0)), r / root
+    return (delta * delta) * (root - 1.0), r / root
 
 
 def _log_cosh(y, p, a):
@@ -158,14 +168,14 @@ def _log_cosh(y, p, a):
 def _pinball(y, p, q):
     s = y - p
     above, below = q * s, (q - 1.0) * s
-    # The reference's gradient is 0 where s is NaN (both of its where() conditions are false).
-    return (above if above >= below else below), (-q if s > 0 else ((1.0 - q) if s < 0 else 0.0))
+    # Both comparisons are False for a NaN s: the gradient stays NaN (keep_nan in the reference).
+    return (above if above >= below else below), (-q if s > 0 else ((1.0 - q) if s < 0 else _nan_or(s, 0.0)))
 
 
 def _epsilon_insensitive(y, p, epsilon):
     r = p - y
     excess = abs(r) - epsilon
-    return (0.0 if excess < 0 else excess), (_sign(r) if excess > 0 else 0.0)
+    return (0.0 if excess < 0 else excess), (_sign(r) if excess > 0 else 0.0 * r)
 
 
 def _squared_log_error(y, p, a):
@@ -182,7 +192,7 @@ def _percentage_error(y, p, epsilon):
 
 def _poisson(y, p, a):
     safe = GRAD_DENOMINATOR_FLOOR if p < GRAD_DENOMINATOR_FLOOR else p
-    cross = y * math.log(safe) if y > 0 else 0.0
+    cross = 0.0 if y == 0 else y * math.log(safe)  # y == 0, not y > 0: a NaN count stays NaN
     return p - cross, 1.0 - y / safe
 
 
@@ -275,7 +285,7 @@ def _signed(y, convert):
 def _hinge(y, p, convert):
     s = _signed(y, convert)
     slack = 1.0 - s * p
-    return (0.0 if slack < 0 else slack), (-s if slack > 0 else 0.0)
+    return (0.0 if slack < 0 else slack), (-s if slack > 0 else _nan_or(slack, 0.0))
 
 
 def _squared_hinge(y, p, convert):
@@ -292,7 +302,7 @@ def _modified_huber(y, p, convert):
     slack = 0.0 if slack < 0 else slack
     if margin >= -1.0:
         return slack * slack, s * (-2.0 * slack)
-    return -4.0 * margin, s * -4.0  # a NaN margin lands here, as in the reference's where()
+    return -4.0 * margin, s * _nan_or(margin, -4.0)  # a NaN margin lands here: NaN value and gradient
 
 
 def _logistic(y, p, convert):
@@ -375,7 +385,7 @@ def _tweedie(y, mu, a):
             half = half - y * _power(mu, one_minus_p) / one_minus_p
     # d/dmu = 2 (mu - y) mu^-p, as 2 t mu^(1-p) with t = (mu - y) / mu.
     mu_a = _power(mu, one_minus_p) if one_minus_p != 0.0 else 1.0
-    return 2.0 * half, 2.0 * ((mu - y) / mu) * mu_a
+    return 2.0 * _nan_or(y, half), 2.0 * ((mu - y) / mu) * mu_a  # a NaN y took the y <= 0 branch
 
 
 def _barron(y, p, a):
@@ -394,6 +404,13 @@ def _barron(y, p, a):
     u = magnitude / sqrt_eps
     log_term = math.log1p(u * u) if u <= limit else 2.0 * math.log(u)
     loss = log_term if alpha == 0.0 else eps_over_alpha * math.expm1(half_alpha * log_term)
+    if alpha < 2.0 and 1.0 < u < math.inf:
+        # robust._tail_gradient: sign(x) sqrt(eps) u^(alpha-1) (1 + 1/u^2)^(alpha/2-1) / c, whose
+        # factors do not underflow where the gradient is representable.
+        inverse = 1.0 / u
+        power = inverse if alpha == 0.0 else u ** (alpha - 1.0)
+        correction = math.exp(weight_exponent * math.log1p(inverse * inverse))
+        return loss, math.copysign((sqrt_eps * inverse_scale) * power * correction, x)
     return loss, x * math.exp(weight_exponent * log_term) * inverse_scale
 
 
@@ -401,7 +418,7 @@ _FLOAT_MAX = sys.float_info.max  # alpha = -inf is "below every finite float", a
 
 
 # Called by the element functions above; compiled with them (see _compiled_namespace).
-_HELPERS = (_sign, _huber_terms, _clamped_log, _clamped_log1m, _smoothed, _signed, _logaddexp, _sigmoid_cross_entropy,
+_HELPERS = (_nan_or, _sign, _huber_terms, _clamped_log, _clamped_log1m, _smoothed, _signed, _logaddexp, _sigmoid_cross_entropy,
             _power)
 
 
@@ -476,10 +493,12 @@ class _Pointwise:
     root: bool = False  # rmse, rmsle: the square root of the mean
     # Whether the element function covers a call's parameters (those beyond ``a`` it does not read).
     covers: Callable[[dict], bool] = lambda params: True
+    # Whether the reference kernel has losskit_grad_factor: its factor 2 applies after the scale.
+    factored: bool = False
 
 
 FUSED_LOSSES: dict[str, _Pointwise] = {
-    "mean_squared_error": _Pointwise(_squared_error),
+    "mean_squared_error": _Pointwise(_squared_error, factored=True),
     "half_squared_error": _Pointwise(_half_squared_error),
     "mean_absolute_error": _Pointwise(_absolute_error),
     "root_mean_squared_error": _Pointwise(_squared_error, root=True),
@@ -503,7 +522,7 @@ FUSED_LOSSES: dict[str, _Pointwise] = {
     "sigmoid_cross_entropy": _Pointwise(_sigmoid_cross_entropy, _parameter("label_smoothing")),
     "sigmoid_focal": _Pointwise(_sigmoid_focal, _parameter("gamma"), covers=lambda params: params["alpha"] is None),
     "hinge": _Pointwise(_hinge, _signed_labels_flag),
-    "squared_hinge": _Pointwise(_squared_hinge, _signed_labels_flag),
+    "squared_hinge": _Pointwise(_squared_hinge, _signed_labels_flag, factored=True),
     "modified_huber": _Pointwise(_modified_huber, _signed_labels_flag),
     "logistic": _Pointwise(_logistic, _signed_labels_flag),
 }
@@ -543,7 +562,7 @@ def _element(y, p, a):
     raise NotImplementedError
 
 
-def _loop(y, p, weight, a, scale, divisor, values, grad, with_grad, weighted):
+def _loop(y, p, weight, a, scale, divisor, values, grad, with_grad, weighted, factored):
     # with_grad and weighted are the same for every element of a call, so LLVM hoists their tests
     # out of the loop (one vectorised loop per case) and one compiled function serves all four.
     # The element's loss and gradient (float64 where it widens) are stored, so rounded to the
@@ -557,10 +576,17 @@ def _loop(y, p, weight, a, scale, divisor, values, grad, with_grad, weighted):
             if with_grad:
                 grad[i] = g
                 grad[i] = grad[i] * (weight[i] / divisor)
+                if factored and math.isinf(grad[i]) and not math.isinf(g):
+                    # g (float64) overflowed the compute dtype, g times the mean's scale need not:
+                    # the losses whose reference applies its factor 2 after the scale
+                    # (losskit_grad_factor, _reduction.reduce) keep a float32 2r/n at |r| > 1.7e38.
+                    grad[i] = g * (weight[i] / divisor)
         else:
             if with_grad:
                 grad[i] = g
                 grad[i] = grad[i] * scale
+                if factored and math.isinf(grad[i]) and not math.isinf(g):
+                    grad[i] = g * scale
 
 
 @lru_cache(maxsize=None)
@@ -689,7 +715,8 @@ def _fused_pointwise(call: Any) -> tuple[Any, tuple | None]:
     def run_chunk(start: int, stop: int, buffer: Any) -> float:
         out = buffer[:stop - start] if reduced else flat_values[start:stop]
         loop(flat_true[start:stop], flat_pred[start:stop], flat_weight[start:stop] if weighted else flat_weight,
-             a, scale, denominator, out, flat_grad[start:stop] if with_grad else flat_grad, with_grad, weighted)
+             a, scale, denominator, out, flat_grad[start:stop] if with_grad else flat_grad, with_grad, weighted,
+             spec.factored)
         return chunk_total(out) if reduced else 0.0
 
     total = _run_chunks(size, run_chunk, dtype)
@@ -697,6 +724,11 @@ def _fused_pointwise(call: Any) -> tuple[Any, tuple | None]:
         return values, ((grad,) if with_grad else None)
     value = total / denominator if reduction == "mean" else total
     if spec.root:
+        if not math.isfinite(value):
+            # r^2 overflowed (or a residual is inf or NaN): the reference's scaled norm keeps a
+            # representable root mean square finite (_reduction.reduce).
+            value, grads, _ = _run_kernel(call, reference=True)
+            return value, grads
         # _reduction.reduce: d sqrt(m) = dm / (2 sqrt(m)), the subgradient 0 at a perfect fit.
         value = math.sqrt(value)
         if with_grad:
@@ -930,8 +962,13 @@ def _accepts(call: Any) -> bool:
     weight = call.weight
     if weight is not None and (weight.shape != y_pred.shape or not _fused_array(weight, dtype)):
         return False  # a prefix-shaped weight would need an index division per element
+    if call.loss.name in _FLOORED and grad_floor(call.out_dtype) != GRAD_DENOMINATOR_FLOOR:
+        return False  # a float16 result's larger gradient floor (_kernels.grad_floor) takes the reference
     return call.params.get("pos_weight") is None and FUSED_LOSSES[call.loss.name].covers(call.params)
 
+
+# The element functions that divide by max(p, GRAD_DENOMINATOR_FLOOR), compiled with that constant.
+_FLOORED = frozenset(("binary_cross_entropy", "poisson"))
 
 for _name in FUSED_LOSSES:
     register_kernel(_name, "numpy", _fused_pointwise, _accepts, name="numba_fused", style="reduced", max_order=1)

@@ -31,11 +31,11 @@ import torch
 import torch.nn.functional as F
 
 from .._array import GRAD_DENOMINATOR_FLOOR, LOG_FLOOR
-from .._kernels import register_kernel
+from .._kernels import floored, grad_floor, register_kernel
 from .._loss import KernelResult
 from .._reduction import reduce
 from ..binary import _signed_labels, _smooth_binary
-from ..multiclass import _sparse, _sparse_categorical_kernel
+from ..multiclass import _kl_divergence_with_logits, _sparse, _sparse_categorical_kernel
 
 __all__: list[str] = []
 
@@ -202,8 +202,13 @@ def _softmax_cross_entropy_accepts(call: Any) -> bool:
     if call.params.get("z_loss") or call.params["class_weight"] is not None or not _no_weight(call) \
             or not _host_readable(call.y_pred):
         return False
-    # The min is NaN if any logit is, and NaN > -inf is False: those calls go to the reference.
-    return call.size > 0 and call.y_pred.detach().min().item() > -math.inf
+    if call.size == 0:
+        return False
+    # The min is NaN if any logit is, and NaN > -inf is False: those calls go to the reference;
+    # so do logits whose range overflows (x - max(x) = -inf at +-3e38 in float32), where the
+    # reference keeps a representable soft-label loss finite (multiclass._overflow_safe_loss).
+    smallest, largest = _extremes(call.y_pred.detach())
+    return smallest > -math.inf and largest - smallest <= torch.finfo(call.y_pred.dtype).max
 
 
 def _softmax_cross_entropy_native(call):
@@ -290,13 +295,22 @@ def _checked(call: Any) -> bool:
     return call.weight is None and call.size > 0 and _checkable(call)
 
 
+def _float32_floor(call: Any) -> bool:
+    # The twins below floor (or not) as PyTorch does, at 1e-12; a float16 result's gradient
+    # floor is larger (_kernels.grad_floor), so those calls take the floored kernels.
+    return grad_floor(call.out_dtype) == GRAD_DENOMINATOR_FLOOR
+
+
 # Where p and 1 - p are both at least sqrt(floor), p (1 - p) is far above the floor, so neither
 # PyTorch's floor nor losskit's is active; closer to 0 or 1 the two floors start to differ.
 _BCE_MARGIN = math.sqrt(GRAD_DENOMINATOR_FLOOR)
 
 
 def _binary_cross_entropy_accepts(call: Any) -> bool:
-    return _checked(call) and _within(call.y_pred, _BCE_MARGIN, 1.0 - _BCE_MARGIN)
+    # F.binary_cross_entropy raises on a target outside [0, 1] (NaN included): those calls take the
+    # torch kernel, which gives the catalog's NaN.
+    return _checked(call) and _float32_floor(call) and _within(call.y_pred, _BCE_MARGIN, 1.0 - _BCE_MARGIN) \
+        and _within(call.y_true, 0.0, 1.0)
 
 
 def _binary_cross_entropy_native(call):
@@ -336,7 +350,7 @@ def _sigmoid_cross_entropy_native(call):
 
 
 def _kl_divergence_accepts(call: Any) -> bool:
-    if not _checked(call):
+    if not (_checked(call) and _float32_floor(call)):
         return False
     finite_max = torch.finfo(call.y_pred.dtype).max
     return _within(call.y_pred, GRAD_DENOMINATOR_FLOOR, finite_max) and _within(call.y_true, 0.0, finite_max)
@@ -352,7 +366,7 @@ def _kl_divergence_native(call):
 
 def _sparse_categorical_cross_entropy_accepts(call: Any) -> bool:
     return (
-        not call.params["label_smoothing"] and _sparse_native_accepts(call) and _checked(call)
+        not call.params["label_smoothing"] and _sparse_native_accepts(call) and _checked(call) and _float32_floor(call)
         and _at_least(call.y_pred, GRAD_DENOMINATOR_FLOOR)
     )
 
@@ -385,7 +399,8 @@ def _target_weights(call: Any) -> torch.Tensor:
 
 
 def _categorical_cross_entropy_accepts(call: Any) -> bool:
-    return _checked(call) and _at_least(call.y_pred, GRAD_DENOMINATOR_FLOOR) and _at_least(_target_weights(call), 0.0)
+    return (_checked(call) and _float32_floor(call) and _at_least(call.y_pred, GRAD_DENOMINATOR_FLOOR)
+            and _at_least(_target_weights(call), 0.0))
 
 
 def _categorical_cross_entropy_native(call):
@@ -452,8 +467,9 @@ def _sigmoid_cross_entropy_expression(y_true: torch.Tensor, logits: torch.Tensor
     positive_weight = target if params["pos_weight"] is None else params["pos_weight"] * target
     negative_weight = 1.0 - target
     zero = logits.new_zeros(())
-    positive_term = torch.where(positive_weight > 0, torch.logaddexp(-logits, zero), zero)
-    negative_term = torch.where(negative_weight > 0, torch.logaddexp(logits, zero), zero)
+    # ~(w <= 0) rather than w > 0: a NaN target keeps its term, so value and gradient are NaN.
+    positive_term = torch.where(~(positive_weight <= 0), torch.logaddexp(-logits, zero), zero)
+    negative_term = torch.where(~(negative_weight <= 0), torch.logaddexp(logits, zero), zero)
     return positive_weight * positive_term + negative_weight * negative_term
 
 
@@ -503,7 +519,8 @@ def _torch_softplus_pair(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return torch.relu(-x).add_(shared), torch.relu(x).add_(shared)
 
 
-def _torch_binary_cross_entropy(xp, y_true, y_pred, *, label_smoothing, with_grad):
+@floored
+def _torch_binary_cross_entropy(xp, y_true, y_pred, *, label_smoothing, with_grad, floor=GRAD_DENOMINATOR_FLOOR):
     # binary._binary_cross_entropy: both logs floored at -100, each denominator of the gradient
     # floored separately (the twin floors their product; see above).
     target = _smooth_binary(y_true, label_smoothing)
@@ -515,15 +532,16 @@ def _torch_binary_cross_entropy(xp, y_true, y_pred, *, label_smoothing, with_gra
     loss.add_(log_complement.mul_(negative_target)).neg_()
     grad = None
     if with_grad:
-        grad = negative_target.div_(complement.clamp_min_(GRAD_DENOMINATOR_FLOOR))
-        grad.sub_(torch.div(target, y_pred.clamp_min(GRAD_DENOMINATOR_FLOOR)))
+        grad = negative_target.div_(complement.clamp_min_(floor))
+        grad.sub_(torch.div(target, y_pred.clamp_min(floor)))
     return KernelResult(loss, grad)
 
 
-def _torch_poisson(xp, y_true, y_pred, *, with_grad):
+@floored
+def _torch_poisson(xp, y_true, y_pred, *, with_grad, floor=GRAD_DENOMINATOR_FLOOR):
     # regression._poisson, with the same rate floor and the same zero-count rule.
-    safe_rate = y_pred.clamp_min(GRAD_DENOMINATOR_FLOOR)
-    cross = torch.where(y_true > 0, y_true * torch.log(safe_rate), 0.0)
+    safe_rate = y_pred.clamp_min(floor)
+    cross = torch.where(y_true == 0, 0.0, y_true * torch.log(safe_rate))  # y == 0: a NaN count stays NaN
     grad = torch.div(y_true, safe_rate).neg_().add_(1.0) if with_grad else None
     return KernelResult(y_pred - cross, grad)
 
@@ -605,7 +623,9 @@ def _sigmoid_cross_entropy_unmasked(logits, target, pos_weight, with_grad):
     return KernelResult(loss, grad)
 
 
-def _torch_sparse_categorical(xp, labels, y_pred, *, label_smoothing, class_weight, with_grad, with_hess=False):
+@floored
+def _torch_sparse_categorical(xp, labels, y_pred, *, label_smoothing, class_weight, with_grad, with_hess=False,
+                              floor=GRAD_DENOMINATOR_FLOOR):
     # multiclass._sparse (which passes with_hess on) wraps this kernel; registered with
     # max_order=1, it is never asked for a Hessian.
     # multiclass._sparse_categorical_kernel without label smoothing: only the labelled
@@ -613,31 +633,34 @@ def _torch_sparse_categorical(xp, labels, y_pred, *, label_smoothing, class_weig
     # classes instead of dividing every target weight by its probability.
     if label_smoothing:
         return _sparse_categorical_kernel(xp, labels, y_pred, label_smoothing=label_smoothing,
-                                          class_weight=class_weight, with_grad=with_grad)
+                                          class_weight=class_weight, with_grad=with_grad, floor=floor)
     index = labels[..., None]
     picked_probability = y_pred.gather(-1, index)[..., 0]
     label_weight = 1.0 if class_weight is None else class_weight[labels]
     loss = -label_weight * _torch_clamped_log(picked_probability)
+    # A NaN in any class makes the row invalid (multiclass._sparse_categorical_kernel).
+    loss = loss.add_(y_pred.sum(-1).mul_(0.0))
     norm = None if class_weight is None else label_weight
     grad = None
     if with_grad:
-        picked_grad = -label_weight / picked_probability.clamp_min(GRAD_DENOMINATOR_FLOOR)
+        picked_grad = -label_weight / picked_probability.clamp_min(floor)
         # The other classes' gradient is the catalog's -0 / max(p, floor): -0, and NaN at a NaN p
         # (zeros would hide it).
-        grad = y_pred.clamp_min(GRAD_DENOMINATOR_FLOOR).reciprocal_().mul_(-0.0)
+        grad = y_pred.clamp_min(floor).reciprocal_().mul_(-0.0)
         grad.scatter_(-1, index, picked_grad[..., None])
     return KernelResult(loss, grad, norm)
 
 
-def _torch_kl_divergence(xp, y_true, y_pred, *, with_grad):
+@floored
+def _torch_kl_divergence(xp, y_true, y_pred, *, with_grad, floor=GRAD_DENOMINATOR_FLOOR):
     # multiclass._kl_divergence: terms with a zero target are 0 (the limit t log t -> 0).
     if _host_readable(y_pred) and y_pred.numel():
         finite_max = torch.finfo(y_pred.dtype).max
-        if _within(y_pred, GRAD_DENOMINATOR_FLOOR, finite_max) and _within(y_true, 0.0, finite_max):
+        if _within(y_pred, floor, finite_max) and _within(y_true, 0.0, finite_max):
             return _kl_divergence_unfloored(y_true, y_pred, with_grad)
     terms = torch.log(y_true).sub_(_torch_clamped_log(y_pred)).mul_(y_true)
-    terms.masked_fill_(~(y_true > 0), 0.0)
-    grad = torch.div(y_true, y_pred.clamp_min(GRAD_DENOMINATOR_FLOOR)).neg_() if with_grad else None
+    terms.masked_fill_(y_true == 0, 0.0)  # t == 0, not ~(t > 0): a NaN target keeps its NaN term
+    grad = torch.div(y_true, y_pred.clamp_min(floor)).neg_() if with_grad else None
     return KernelResult(terms.sum(-1), grad)
 
 
@@ -660,6 +683,8 @@ def _kl_divergence_unfloored(y_true, y_pred, with_grad):
 def _torch_kl_divergence_with_logits(xp, y_true, logits, *, with_grad):
     # multiclass._kl_divergence_with_logits, on torch's fused log_softmax (the same shifted
     # formula as _array.log_softmax, masked -inf classes included).
+    if not _host_readable(logits) or not _kl_logit_range_is_safe(logits):
+        return _kl_divergence_with_logits(xp, y_true, logits, with_grad=with_grad)
     log_probs = torch.log_softmax(logits, dim=-1)
     terms = torch.log(y_true).sub_(log_probs).masked_fill_(~(y_true > 0), 0.0).mul_(y_true)
     grad = None
@@ -668,7 +693,18 @@ def _torch_kl_divergence_with_logits(xp, y_true, logits, *, with_grad):
     return KernelResult(terms.sum(-1), grad)
 
 
-def _torch_categorical_cross_entropy(xp, y_true, y_pred, *, label_smoothing, class_weight, with_grad):
+def _kl_logit_range_is_safe(logits: torch.Tensor) -> bool:
+    # x - max(x) is finite for every finite logit (else the reference's overflow-safe sum runs).
+    if not logits.numel():
+        return True
+    smallest, largest = _extremes(logits)
+    finite = torch.finfo(logits.dtype).max
+    return not (-finite <= smallest and largest - smallest > finite)
+
+
+@floored
+def _torch_categorical_cross_entropy(xp, y_true, y_pred, *, label_smoothing, class_weight, with_grad,
+                                     floor=GRAD_DENOMINATOR_FLOOR):
     # multiclass._categorical_cross_entropy: -sum_c w_c t'_c log p_c with the floored log; a
     # class whose target weight is 0 contributes 0 even where its log is NaN.
     smoothed = y_true
@@ -679,16 +715,16 @@ def _torch_categorical_cross_entropy(xp, y_true, y_pred, *, label_smoothing, cla
     if _host_readable(y_pred) and y_pred.numel() and _within(weighted, 0.0, math.inf):
         smallest, largest = _extremes(y_pred)
         if 0.0 <= smallest and largest <= torch.finfo(y_pred.dtype).max:
-            floored = smallest < GRAD_DENOMINATOR_FLOOR
-            loss, grad = _categorical_cross_entropy_unmasked(y_pred, weighted, with_grad, floored)
+            loss, grad = _categorical_cross_entropy_unmasked(y_pred, weighted, with_grad, smallest < floor, floor)
             return KernelResult(loss, grad, norm)
-    log_probs = _torch_clamped_log(y_pred).masked_fill_(~(weighted > 0), 0.0)
+    # A NaN probability is kept even under a zero weight: its row is invalid, its loss NaN.
+    log_probs = _torch_clamped_log(y_pred).masked_fill_(~(weighted > 0) & ~torch.isnan(y_pred), 0.0)
     loss = log_probs.mul_(weighted).sum(-1).neg_()
-    grad = torch.div(weighted, y_pred.clamp_min(GRAD_DENOMINATOR_FLOOR)).neg_() if with_grad else None
+    grad = torch.div(weighted, y_pred.clamp_min(floor)).neg_() if with_grad else None
     return KernelResult(loss, grad, norm)
 
 
-def _categorical_cross_entropy_unmasked(y_pred, weighted, with_grad, floored):
+def _categorical_cross_entropy_unmasked(y_pred, weighted, with_grad, floored, floor):
     """The same loss for finite p >= 0 and target weights >= 0, in one fresh tensor.
 
     There the floored log is log(p) clamped at LOG_FLOOR (log 0 = -inf included; the log is
@@ -704,7 +740,7 @@ def _categorical_cross_entropy_unmasked(y_pred, weighted, with_grad, floored):
     loss = buffer.mul_(weighted).sum(-1).neg_()
     if not with_grad:
         return loss, None
-    denominator = torch.clamp(y_pred, min=GRAD_DENOMINATOR_FLOOR, out=buffer) if floored else y_pred
+    denominator = torch.clamp(y_pred, min=floor, out=buffer) if floored else y_pred
     return loss, torch.addcdiv(y_pred.new_zeros(()), weighted, denominator, value=-1.0, out=buffer)
 
 
@@ -737,7 +773,8 @@ _native("sparse_categorical_cross_entropy", _sparse_categorical_cross_entropy_na
         _sparse_categorical_cross_entropy_accepts, "F.nll_loss")
 _native("categorical_cross_entropy", _categorical_cross_entropy_native, _categorical_cross_entropy_accepts, "torch.xlogy")
 
-_native("poisson", _reduced_expression(_poisson_expression), _small, "small autograd expression")
+_native("poisson", _reduced_expression(_poisson_expression), lambda call: _small(call) and _float32_floor(call),
+        "small autograd expression")
 _native("logistic", _reduced_expression(_logistic_expression), _small, "small autograd expression")
 _native("sigmoid_cross_entropy", _reduced_expression(_sigmoid_cross_entropy_expression), _small,
         "small autograd expression")

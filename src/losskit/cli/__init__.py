@@ -91,13 +91,8 @@ def flag_spelling(argument: str, value: str | None) -> str:
     With a value: ``("task", "binary")`` -> ``--task binary``. Used to render
     :class:`losskit._errors.ArgumentError` messages for a shell user.
     """
-    if argument in _POSITIONAL:  # an argument the command line takes by position, not as a flag
-        return _POSITIONAL[argument] if value is None else value
     flag = "--" + argument.replace("_", "-")
     return flag if value is None else f"{flag} {value}"
-
-
-_POSITIONAL = {"dataset": "DATASET"}
 
 
 def _tidy_param(param) -> None:
@@ -161,9 +156,14 @@ def main(argv: list[str] | None = None) -> None:
     from .._errors import ArgumentError
     from .._registry import UnknownLossError
 
+    from .compare_command import optional_value
+
     command = build_command()
+    args = sys.argv[1:] if argv is None else list(argv)
+    if args[:1] in (["compare"], ["recommend"]):
+        args = optional_value(args, "--mlflow", "./mlruns")  # a bare --mlflow means the default store
     try:
-        status = command.main(args=argv, prog_name="losskit", standalone_mode=False)
+        status = command.main(args=args, prog_name="losskit", standalone_mode=False)
     except _no_args_help_error() as exc:
         # Bare ``losskit``: Typer has printed the help, which is the answer, not an error.
         sys.exit(0)

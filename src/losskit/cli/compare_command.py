@@ -33,10 +33,23 @@ Finished runs are stored in OUT/runs.sqlite: the same command again resumes, reu
 """
 
 
+def _datasets_epilog() -> str:
+    """The built-in datasets for the help: real data first, then the generators, each with its task."""
+    from losskit.lab.data import DATASET_TASKS, DATASETS, GENERATED_DATASETS
+
+    def lines(names):
+        return "\n".join(f"  {name} ({DATASET_TASKS[name]}): {DATASETS[name]}" for name in names)
+
+    real = [name for name in DATASETS if name not in GENERATED_DATASETS]
+    return (f"\nDatasets (--dataset NAME):\n\n{lines(real)}\n\n"
+            f"Generated datasets (synthetic, seeded):\n\n{lines(GENERATED_DATASETS)}\n")
+
+
 def optional_value(argv: list[str], option: str, default: str) -> list[str]:
     """``argv`` with ``default`` after a bare ``option`` (last, or followed by another option).
 
-    Typer options always take their value; ``--mlflow`` alone means the default store.
+    Typer options always take their value; ``--mlflow`` alone means the default store, so
+    :func:`losskit.cli.main` inserts it before the command line is parsed.
 
     >>> optional_value(["compare", "--mlflow", "--json"], "--mlflow", "./mlruns")
     ['compare', '--mlflow', './mlruns', '--json']
@@ -48,23 +61,22 @@ def optional_value(argv: list[str], option: str, default: str) -> list[str]:
     return out
 
 
-# Applied as the command line is read (this module is imported before click parses it).
-if len(sys.argv) > 1 and sys.argv[1] in ("compare", "recommend"):
-    sys.argv[:] = optional_value(sys.argv, "--mlflow", "./mlruns")
-
-
 @app.command(
     "compare",
-    epilog=_EPILOG,
+    epilog=_EPILOG + _datasets_epilog(),
     # Wide enough for each example of the epilog to fit on one line where the terminal allows.
     context_settings={"max_content_width": 100},
 )
 def compare(
     dataset: Optional[str] = typer.Option(
-        None, "--dataset", help="Built-in dataset: diabetes, breast_cancer, wine, digits, iris, or a generator."
+        None, "--dataset", help="A built-in dataset (listed below; default diabetes) or generator."
     ),
     csv: Optional[Path] = typer.Option(None, "--csv", help="Your data: a CSV or Parquet file (needs --target)."),
     target: Optional[str] = typer.Option(None, "--target", help="The target column of --csv."),
+    features: Optional[str] = typer.Option(
+        None, "--features", metavar="COLS", help="Comma-separated feature columns to keep (default: every column but the target)."
+    ),
+    drop: Optional[str] = typer.Option(None, "--drop", metavar="COLS", help="Comma-separated feature columns to leave out."),
     task: str = typer.Option("auto", "--task", help="auto, regression, binary or multiclass."),
     losses: Optional[str] = typer.Option(
         None, "--losses",
@@ -154,6 +166,8 @@ def compare(
                 report=True,
                 metric=metric,
                 mlflow=mlflow,
+                features=features,
+                drop=drop,
             )
     except KeyboardInterrupt:
         # Finished runs are already in the store (each is committed as it ends): say how to
@@ -196,7 +210,7 @@ def json_payload(result: Any, out: Path) -> dict[str, Any]:
             "winner": result.winner,
             "ranking": result.ranking,
             "verdict": verdict(result),
-            "summary": result.summary,
+            "summary": result.per_loss,
             "significance": result.significance,
             "runs": run_rows(result),
             "reused_runs": result.reused_runs,
@@ -229,12 +243,14 @@ SHORT_DYNAMICS = {"epochs_to_convergence": "epochs", "train_seconds": "seconds",
 
 def ranked_table(result: Any) -> tuple[str, list[Any], list[list[str]], str]:
     """The ranked table's title, columns (rank and loss first), rows and legend line."""
-    from losskit.lab.report import DYNAMICS_TITLES, format_value, metric_arrow, metric_names, metric_title, summary_by_loss
+    from losskit.lab.report import (
+        DYNAMICS_TITLES, format_value, metric_arrow, metric_names, metric_title, summary_by_loss, test_rows_name,
+    )
 
     from ._layout import Column
 
     metrics = metric_names(result)
-    dynamics = [c for c in DYNAMICS_TITLES if result.summary and f"{c}_mean" in result.summary[0]]
+    dynamics = [c for c in DYNAMICS_TITLES if result.per_loss and f"{c}_mean" in result.per_loss[0]]
     columns = [Column("#", no_wrap=True, justify="right"), Column("loss", no_wrap=True)]
     columns += [
         Column(f"{SHORT_TITLES.get(m, metric_title(m))} {metric_arrow(m)}", no_wrap=True, justify="right")
@@ -249,7 +265,7 @@ def ranked_table(result: Any) -> tuple[str, list[Any], list[list[str]], str]:
     seeds = len(result.settings.get("seeds") or []) or None
     spread = f"mean ± std over {seeds} seeds" if seeds else "mean ± std over seeds"
     legend = "; ".join([spread, *(LEGEND[k] for k in (*metrics, *dynamics) if k in LEGEND)]) + "."
-    title = f"{result.task}: losses ranked by {metric_title(result.primary_metric)} (clean test split)"
+    title = f"{result.task}: losses ranked by {metric_title(result.primary_metric)} ({test_rows_name(result)})"
     return title, columns, rows, legend
 
 
@@ -316,22 +332,31 @@ def print_result(result: Any, out: Path) -> None:
 
 
 def _print_sweep(console: Any, result: Any) -> None:
-    from rich.table import Table
+    """The robustness table: one column per perturbation level, split like the ranked table
+    when the levels do not fit the terminal."""
+    from rich.text import Text
 
-    from losskit.lab.report import format_value, metric_title
+    from losskit.lab.report import format_value, metric_title, test_rows_name
+
+    from ._layout import Column
 
     sweep = result.sweep
     name = sweep["setting"].replace("_", "-")
-    table = Table(title=f"robustness: clean test {metric_title(result.primary_metric)} per {name} level (mean ± std over seeds)")
-    table.add_column("loss", style="bold", no_wrap=True)
-    for level in sweep["levels"]:
-        table.add_column(f"{name}={'none' if level is None else f'{level:g}'}", justify="right", no_wrap=True)
-    for label in result.ranking:
+    title = f"robustness: {metric_title(result.primary_metric)} per {name} level ({test_rows_name(result)})"
+    columns = [Column("#", no_wrap=True, justify="right"), Column("loss", no_wrap=True)]
+    columns += [
+        Column(f"{name}={'none' if level is None else f'{level:g}'}", no_wrap=True, justify="right")
+        for level in sweep["levels"]
+    ]
+    rows = []
+    for rank, label in enumerate(result.ranking, start=1):
         curve = sweep["curves"][label]
-        table.add_row(label, *(f"{format_value(m)} [dim]± {format_value(sd, 2)}[/dim]" for m, sd in zip(curve["mean"], curve["std"])))
-    console.print(table)
+        cells = [f"{format_value(m, 3)} ± {format_value(sd, 2)}" for m, sd in zip(curve["mean"], curve["std"])]
+        rows.append([str(rank), label, *cells])
+    console.print()
+    print_ranked(console, title, columns, rows)
     for info in sweep["from_level"].values():
-        console.print(info["sentence"])
+        console.print(Text(info["sentence"]))
 
 
 def _print_tuning(console: Any, result: Any) -> None:

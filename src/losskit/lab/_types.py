@@ -144,7 +144,7 @@ class CompareResult:
     primary_metric: str
     settings: dict[str, Any]  # the call's arguments, for the report and the results file
     runs: list[RunResult]
-    summary: list[dict[str, Any]]  # one row per loss label: {"loss": label, "<metric>_mean", "<metric>_std", ...}
+    per_loss: list[dict[str, Any]]  # one row per loss label: {"loss": label, "<metric>_mean", "<metric>_std", ...}
     ranking: list[str]  # loss labels, best first by the primary metric's mean
     significance: dict[str, Any]  # winner vs runner-up, paired over seeds (see metrics.paired_comparison)
     reused_runs: int  # finished runs read back from the store instead of trained again
@@ -166,9 +166,40 @@ class CompareResult:
 
     def __repr__(self) -> str:
         dataset = self.settings.get("dataset") or self.settings.get("csv") or "?"
-        losses = ", ".join(row["loss"] for row in self.summary)
+        losses = ", ".join(row["loss"] for row in self.per_loss)
         return (f"CompareResult(dataset={dataset!r}, task={self.task!r}, losses=[{losses}], "
                 f"winner={self.winner!r}, metric={self.primary_metric!r}, runs={len(self.runs)})")
+
+    def summary(self, width: int = 80) -> str:
+        """The comparison as plain text for a notebook or a log, wrapped at ``width`` columns.
+
+        What was compared on which data, each loss's test metrics (mean ± std over seeds) best
+        first, the verdict, and the warnings: the terminal table's content without a terminal.
+        """
+        import textwrap
+
+        from .report import format_value, metric_names, metric_title, summary_by_loss, test_rows_name, verdict
+
+        dataset = self.settings.get("csv") or self.settings.get("dataset") or "?"
+        seeds = len(self.settings.get("seeds") or []) or len({run.config.seed for run in self.runs})
+        count = len(self.ranking)
+        head = (f"{self.task} on {dataset}: {count} loss{'es' if count != 1 else ''} × {seeds} seed{'s' if seeds != 1 else ''}, "
+                f"{self.settings.get('model', 'linear')} model, ranked by {metric_title(self.primary_metric)} "
+                f"({test_rows_name(self)}); mean ± std over seeds")
+        lines = textwrap.wrap(head, width, break_on_hyphens=False, break_long_words=False)
+        rows = summary_by_loss(self)
+        label_width = max((len(label) for label in rows), default=0)
+        for rank, (label, row) in enumerate(rows.items(), start=1):
+            # No-break spaces keep each "metric value ± std" on one line when the row wraps.
+            cells = [f"{metric_title(m)} {format_value(row[f'{m}_mean'], 3)} ± {format_value(row[f'{m}_std'], 2)}"
+                     .replace(" ", "\xa0") for m in metric_names(self)]
+            first = f"{rank:>2}. {label:<{label_width}}  "
+            lines += textwrap.wrap(" · ".join(cells), width, initial_indent=first, subsequent_indent=" " * len(first),
+                                   break_on_hyphens=False)
+        lines += textwrap.wrap(verdict(self), width)
+        for warning in self.warnings:
+            lines += textwrap.wrap(f"warning: {warning}", width, subsequent_indent="  ")
+        return "\n".join(lines).replace("\xa0", " ")
 
     def to_frame(self, per: str = "seed"):
         """A pandas DataFrame: ``per="seed"`` one row per (loss, seed) with every test metric;
@@ -177,7 +208,7 @@ class CompareResult:
 
         if per == "loss":
             order = {label: i for i, label in enumerate(self.ranking)}
-            rows = sorted(self.summary, key=lambda row: order.get(row["loss"], len(order)))
+            rows = sorted(self.per_loss, key=lambda row: order.get(row["loss"], len(order)))
             return pd.DataFrame(rows)
         if per != "seed":
             raise ValueError(f"per must be 'seed' or 'loss', got {per!r}")

@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import os
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -29,6 +29,8 @@ TASK_CHOICES = ("auto", "regression", "binary", "multiclass")
 SPLIT_FRACTIONS = (0.6, 0.2, 0.2)
 # Fewer rows than this leave a test split too small for any metric to mean something.
 MIN_ROWS = 20
+# Every class needs this many rows: one each in the train, validation and test splits.
+MIN_ROWS_PER_CLASS = 3
 # Text columns with at most this many distinct values are one-hot encoded automatically.
 MAX_ONE_HOT_LEVELS = 10
 # Integer targets with at most this many distinct values are classes, with more a quantity.
@@ -176,6 +178,7 @@ def _sklearn_bunch(loader_name: str) -> Callable[[], tuple[np.ndarray, np.ndarra
         classes = [str(c) for c in getattr(bunch, "target_names", [])]
         return bunch.data, bunch.target, names, "target", classes
 
+    load.scikit_learn_loader = loader_name  # real data, as opposed to the generators below
     return load
 
 
@@ -229,6 +232,10 @@ _BUILTIN: dict[str, tuple[Callable[[], Any], str, str]] = {
 
 #: The built-in datasets: name -> one-line description.
 DATASETS: dict[str, str] = {name: description for name, (_, _, description) in _BUILTIN.items()}
+#: The task of each built-in dataset.
+DATASET_TASKS: dict[str, str] = {name: task for name, (_, task, _) in _BUILTIN.items()}
+#: The built-in datasets drawn from a generator (the others are real data shipped with scikit-learn).
+GENERATED_DATASETS: tuple[str, ...] = tuple(name for name, (loader, _, _) in _BUILTIN.items() if not hasattr(loader, "scikit_learn_loader"))
 
 
 def load_dataset(name: str) -> Dataset:
@@ -271,12 +278,18 @@ def _finish(dataset: Dataset) -> Dataset:
 # ------------------------------------------------------------------------------- user tables
 
 
-def load_table(path: str | os.PathLike, target: str | None, task: str = "auto") -> Dataset:
+def load_table(
+    path: str | os.PathLike, target: str | None, task: str = "auto", *,
+    features: Sequence[str] | None = None, drop: Sequence[str] | None = None,
+) -> Dataset:
     """Load a CSV or Parquet file as a :class:`Dataset`, with one-line errors naming what is wrong.
 
     Text feature columns with at most 10 distinct values are one-hot encoded; any other
     non-numeric column is an error that names it. The task is inferred from the target
-    column when ``task="auto"`` (see :func:`infer_task`).
+    column when ``task="auto"`` (see :func:`infer_task`). ``features`` keeps only those
+    columns as features, ``drop`` leaves those out (see :func:`chosen_features`); both are
+    applied before any check, so dropping a column with missing values or free text makes
+    the file usable.
     """
     path = os.fspath(path)
     if task not in TASK_CHOICES:
@@ -286,9 +299,13 @@ def load_table(path: str | os.PathLike, target: str | None, task: str = "auto") 
         raise ArgumentError(f"{literal(path)}: pass {{target}} the name of the column to predict (columns: {literal(_columns(frame))})")
     if target not in frame.columns:
         raise ValueError(f"{path}: no target column {target!r}; the columns are {_columns(frame)}")
+    if features is not None or drop is not None:
+        candidates = [str(c) for c in frame.columns if c != target]
+        kept = chosen_features(candidates, features, drop, target=str(target))
+        frame = frame[[c for c in frame.columns if c == target or str(c) in kept]]
     if len(frame) < MIN_ROWS:
         raise ValueError(f"{path}: {len(frame)} rows is too few; the lab needs at least {MIN_ROWS} rows to split into train, validation and test")
-    _check_no_missing(frame, path)
+    _check_cells(frame, target, path, task)
     features = _encode_features(frame.drop(columns=[target]), path)
     if features.shape[1] == 0:
         raise ValueError(f"{path}: no feature columns besides the target {target!r}")
@@ -301,6 +318,45 @@ def load_table(path: str | os.PathLike, target: str | None, task: str = "auto") 
     else:
         y, class_names = _class_target(y_raw, path, target, resolved)
     return _finish(Dataset(f"csv:{path}", X, y, resolved, names, target, class_names))
+
+
+def chosen_features(
+    available: Sequence[str], features: Sequence[str] | None, drop: Sequence[str] | None, *, target: str | None = None
+) -> list[str]:
+    """The feature columns kept from ``available``: only ``features`` when given (in the data's
+    order), less ``drop``. Unknown names get a did-you-mean; keeping none is an error.
+
+    >>> chosen_features(["age", "bmi", "bp"], None, ["bp"])
+    ['age', 'bmi']
+    """
+    from losskit._errors import did_you_mean
+
+    for argument, names in (("features", features), ("drop", drop)):
+        for name in names or ():
+            if name == target:
+                raise ArgumentError(f"{{{argument}}} names the target column {literal(repr(name))}; "
+                                    f"the target is never a feature, leave it out of {{{argument}}}")
+            if name not in available:
+                raise ArgumentError(
+                    f"{{{argument}}} names no column {literal(repr(name))}; {literal(did_you_mean(name, available))}"
+                    f"the feature columns are {literal(', '.join(available))}"
+                )
+    wanted = set(available if features is None else features) - set(drop or ())
+    kept = [name for name in available if name in wanted]
+    if not kept:
+        raise ArgumentError("{features} and {drop} leave no feature column; keep at least one")
+    return kept
+
+
+def select_features(dataset: Dataset, features: Sequence[str] | None, drop: Sequence[str] | None) -> Dataset:
+    """``dataset`` with only the chosen feature columns (see :func:`chosen_features`)."""
+    if features is None and drop is None:
+        return dataset
+    names = list(dataset.feature_names)
+    kept = chosen_features(names, features, drop, target=dataset.target)
+    columns = [names.index(name) for name in kept]
+    return _finish(Dataset(dataset.name, dataset.X[:, columns], dataset.y, dataset.task, tuple(kept),
+                           dataset.target, dataset.class_names))
 
 
 def _read_table(path: str) -> Any:
@@ -327,17 +383,60 @@ def _columns(frame: Any) -> str:
     return ", ".join(repr(str(c)) for c in frame.columns)
 
 
-def _check_no_missing(frame: Any, path: str) -> None:
-    missing = frame.isna()
-    if not missing.to_numpy().any():
-        return
-    column = next(c for c in frame.columns if missing[c].any())
-    # Row numbers as a user sees them in a spreadsheet: the header is line 1, data starts at 2.
-    position = int(np.flatnonzero(missing[column].to_numpy())[0])
-    raise ValueError(
-        f"{path}: column {str(column)!r} has a missing value (NaN) at data row {position + 1} "
-        f"(line {position + 2} of the file); fill or drop the missing values first"
-    )
+def _where(position: int) -> str:
+    """A cell's place as a user sees it in a spreadsheet: the header is line 1, data starts at 2."""
+    return f"data row {position + 1} (line {position + 2} of the file)"
+
+
+def _check_cells(frame: Any, target: str, path: str, task: str) -> None:
+    """Refuse cells a run would train on silently with the wrong meaning, naming the column and the fix.
+
+    The target first (a few text cells in a numeric column, a missing or infinite value),
+    then each feature column (a missing or infinite value).
+    """
+    import pandas as pd
+
+    y = frame[target]
+    name = literal(repr(str(target)))
+    if task in ("auto", "regression") and not (pd.api.types.is_numeric_dtype(y) or pd.api.types.is_bool_dtype(y)):
+        as_numbers = pd.to_numeric(y, errors="coerce")
+        stray = (as_numbers.isna() & y.notna()).to_numpy()
+        if stray.any() and stray.mean() < 0.5:
+            # Mostly numbers and a few text cells: a data-entry error, not a set of classes.
+            first = int(np.flatnonzero(stray)[0])
+            others = f" and {int(stray.sum()) - 1} more row(s)" if stray.sum() > 1 else ""
+            classes = " (or pass {task:multiclass} if the column holds classes)" if task == "auto" else ""
+            raise ArgumentError(
+                f"{literal(path)}: target column {name} is numeric except at {_where(first)}{others}, which holds "
+                f"{literal(repr(str(y.iloc[first])))}; fix or drop that row{classes}"
+            )
+    _check_finite(path, f"target column {str(target)!r}", y, "drop that row or fill in its target", "fix or drop that row")
+    for column in frame.columns:
+        if column != target:
+            _check_finite(path, f"feature column {str(column)!r}", frame[column],
+                          "drop the column or fill the missing values", "drop the column or replace the infinite values")
+
+
+def _check_finite(path: str, what: str, values: Any, fix_missing: str, fix_infinite: str) -> None:
+    """One line naming the column, the first bad row and the fix, for a NaN or an inf cell."""
+    missing = values.isna().to_numpy()
+    if missing.any():
+        raise ValueError(f"{path}: {what} has a missing value (NaN) at {_where(int(missing.argmax()))}; {fix_missing}")
+    infinite = _infinite(values)
+    if infinite.any():
+        first = int(infinite.argmax())
+        raise ValueError(
+            f"{path}: {what} holds {float(values.iloc[first]):g} at {_where(first)}, not a finite number; {fix_infinite}"
+        )
+
+
+def _infinite(values: Any) -> np.ndarray:
+    """Where a numeric column holds +-inf (never for text or boolean columns)."""
+    import pandas as pd
+
+    if pd.api.types.is_bool_dtype(values) or not pd.api.types.is_numeric_dtype(values):
+        return np.zeros(len(values), dtype=bool)
+    return np.isinf(values.to_numpy(dtype=np.float64))
 
 
 def _encode_features(features: Any, path: str) -> Any:
@@ -417,11 +516,15 @@ def _class_target(y_raw: Any, path: str, target: str, task: str) -> tuple[np.nda
             "exactly 2 (use {task:multiclass})"
         )
     counts = np.bincount(labels)
-    if counts.min() < 3:
-        rare = str(uniques[int(np.argmin(counts))])
+    if counts.min() < MIN_ROWS_PER_CLASS:
+        # Checked before the split, which needs a row of each class in train, validation and test.
+        rare = [int(i) for i in np.argsort(counts, kind="stable") if counts[i] < MIN_ROWS_PER_CLASS]
+        shown = ", ".join(f"{str(uniques[i])!r} ({counts[i]} row{'s' if counts[i] != 1 else ''})" for i in rare[:5])
+        more = f" and {len(rare) - 5} more" if len(rare) > 5 else ""
         raise ValueError(
-            f"{path}: class {rare!r} of target column {target!r} has {counts.min()} row(s); every class "
-            f"needs at least 3 to appear in the train, validation and test splits"
+            f"{path}: target column {target!r} has {len(rare)} of {len(uniques)} classes with too few rows: "
+            f"{shown}{more}; every class needs at least {MIN_ROWS_PER_CLASS} rows to appear in the train, "
+            f"validation and test splits: merge or drop the rare classes, or add rows"
         )
     return labels.astype(np.int64), tuple(str(u) for u in uniques)
 

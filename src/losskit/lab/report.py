@@ -53,6 +53,8 @@ _COMMAND_OPTIONS = (
     ("dataset", "--dataset"),
     ("csv", "--csv"),
     ("target", "--target"),
+    ("features", "--features"),
+    ("drop", "--drop"),
     ("task", "--task"),
     ("losses", "--losses"),
     ("params", "--param"),
@@ -104,7 +106,7 @@ def metric_names(result: CompareResult) -> list[str]:
     The predictive metrics (of a predicted variance) come last, when a compared loss has them.
     """
     canonical = (*REGRESSION_METRICS, *PREDICTIVE_METRICS) if result.task == "regression" else BINARY_METRICS
-    first = result.summary[0] if result.summary else {}
+    first = result.per_loss[0] if result.per_loss else {}
     others = [m for m in canonical if f"{m}_mean" in first and m != result.primary_metric]
     return [result.primary_metric, *others]
 
@@ -123,9 +125,27 @@ def metric_arrow(metric: str) -> str:
     return "↑" if metric in HIGHER_IS_BETTER else "↓"
 
 
+def test_rows_name(result: CompareResult) -> str:
+    """What the test metrics are measured on, in a few words for a title.
+
+    The lab's perturbations (outliers, label noise, imbalance) only ever touch training rows, so
+    a built-in dataset's test split is clean. A user's file is taken as it is: its test rows keep
+    whatever noise the file has, and a title must not call them clean.
+    """
+    return "test rows of the CSV, not cleaned" if result.settings.get("csv") else "clean test split"
+
+
+def test_rows_sentence(result: CompareResult) -> str:
+    """What the test metrics are measured on, as a sentence for the report."""
+    if result.settings.get("csv"):
+        return ("evaluated on the file's test rows as they are (the lab's perturbations touch training data only; "
+                "noise already in the file is not cleaned)")
+    return "evaluated on the clean test split (perturbations touch training data only)"
+
+
 def summary_by_loss(result: CompareResult) -> dict[str, dict[str, Any]]:
     """The summary rows keyed by loss label, in ranking order."""
-    rows = {row["loss"]: row for row in result.summary}
+    rows = {row["loss"]: row for row in result.per_loss}
     return {label: rows[label] for label in result.ranking if label in rows}
 
 
@@ -142,6 +162,10 @@ def verdict(result: CompareResult) -> str:
     winner = result.ranking[0]
     best = rows[winner][f"{metric}_mean"]
     title = metric_title(metric)
+    if best is None or not math.isfinite(best):
+        # NaN sorts last, so a NaN winner means every loss is NaN: naming one would be a guess.
+        return (f"No loss reached a finite {title} (every run gave NaN or inf), so there is no winner; "
+                "check the data and the learning rate.")
     if len(rows) == 1:
         return f"Only {winner} was run: {title} {format_value(best)}."
     runner_up = result.ranking[1]
@@ -215,7 +239,7 @@ def command_line(result: CompareResult) -> str:
         value = settings.get(key)
         if value is None or value == "" or value == [] or value == ():
             continue
-        if key == "losses":
+        if key in ("losses", "features", "drop"):
             words += [flag, ",".join(value)]
         elif key == "params":
             for assignment in value:
@@ -325,6 +349,7 @@ def _cached_figures(path: Path, digest: str) -> list[tuple[str, str, str]] | Non
 
 def _write_json(result: CompareResult, command: str, versions: dict[str, str], path: Path) -> None:
     payload = result.to_dict()
+    payload["summary"] = payload.pop("per_loss")
     # The tuning candidates that were not chosen are in runs.sqlite; here, only their keys.
     chosen = {run.key for run in result.runs}
     payload["all_runs"] = [run.key for run in result.all_runs] if result.all_runs else [run.key for run in result.runs]
@@ -1011,7 +1036,7 @@ DYNAMICS_TITLES = {
 
 def _metrics_table(result: CompareResult) -> str:
     metrics = metric_names(result)
-    dynamics = [c for c in DYNAMICS_TITLES if result.summary and f"{c}_mean" in result.summary[0]]
+    dynamics = [c for c in DYNAMICS_TITLES if result.per_loss and f"{c}_mean" in result.per_loss[0]]
     head = "".join(
         f"<th class='{'primary' if m == result.primary_metric else ''}'>{_e(metric_title(m))} "
         f"{_e(metric_arrow(m))}</th>"
@@ -1188,7 +1213,7 @@ def render_html(
 <p class="subtitle">{subtitle}</p>
 <section id="verdict" class="verdict{'' if significant else ' noise'}">
 <strong>{_e(result.winner)}</strong> — {_e(verdict(result))}
-<div class="badges">{_e(reuse)} · evaluated on the clean test split (perturbations touch training data only)</div>
+<div class="badges">{_e(reuse)} · {_e(test_rows_sentence(result))}</div>
 </section>
 <h2>Ranking</h2>
 {_metrics_table(result)}

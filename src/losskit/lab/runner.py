@@ -14,17 +14,19 @@ import itertools
 import math
 import os
 import sys
+import time
 import warnings
 from dataclasses import dataclass
 from typing import Any, Iterator, Mapping, Sequence
 
 from losskit import ArgumentError
+from losskit._errors import did_you_mean
 
 from . import metrics as M
 from ._types import HIGHER_IS_BETTER, CompareResult, LossSpec, RunConfig, RunResult
-from .data import Dataset, check_perturbations, literal, load_dataset, load_table
+from .data import Dataset, check_perturbations, literal, load_dataset, load_table, select_features
 from .models import MODELS, NONNEGATIVE_LABELS, head_for
-from .store import STORE_FILENAME, RunStore
+from .store import RunStore
 from .train import DEFAULT_LEARNING_RATE, run_one
 
 BACKENDS = ("local", "ray")
@@ -79,7 +81,7 @@ def auto_grid(loss: Any, param: str) -> Grid:
     known = {p.name: p for p in loss.params}
     if param not in known:
         accepted = ", ".join(known) if known else "no parameters"
-        raise ValueError(f"{loss.name} has no parameter {param!r}; it accepts {accepted}")
+        raise ValueError(f"{loss.name} has no parameter {param!r}; {did_you_mean(param, known)}it accepts {accepted}")
     if (loss.name, param) in AUTO_GRIDS:
         candidates: tuple[Any, ...] = AUTO_GRIDS[(loss.name, param)]
     else:
@@ -156,7 +158,7 @@ def _validated(loss: Any, param: str, value: Any) -> Any:
     known = {p.name: p for p in loss.params}
     if param not in known:
         accepted = ", ".join(known) if known else "no parameters"
-        raise ValueError(f"{loss.name} has no parameter {param!r}; it accepts {accepted}")
+        raise ValueError(f"{loss.name} has no parameter {param!r}; {did_you_mean(param, known)}it accepts {accepted}")
     spec = known[param]
     if spec.is_array and isinstance(value, (list, tuple)):
         return tuple(value)  # hashable and JSON-friendly; checked against the data when training
@@ -282,7 +284,9 @@ def parse_sweep(sweep: str | tuple[str, Sequence[Any]] | Mapping[str, Sequence[A
         name, words = sweep
     key = str(name).strip().lower()
     if key not in SWEEP_SETTINGS:
-        raise ValueError(f"sweep {name!r}: sweepable settings are outliers, label-noise and imbalance")
+        raise ArgumentError(f"{{sweep}} setting {literal(repr(name))} is unknown; "
+                            f"{literal(did_you_mean(key, ('outliers', 'label-noise', 'imbalance')))}"
+                            "the sweepable settings are outliers, label-noise and imbalance")
     setting = SWEEP_SETTINGS[key]
     levels: list[Any] = []
     for word in words:
@@ -328,6 +332,8 @@ def compare(
     report: bool = True,
     metric: str | None = None,
     mlflow: str | bool | None = None,
+    features: str | Sequence[str] | None = None,
+    drop: str | Sequence[str] | None = None,
 ) -> CompareResult:
     """Train the same model with each loss over several seeds and compare them on clean test data.
 
@@ -360,12 +366,15 @@ def compare(
     the higher levels where it is not better on the mean (its breakdown). The top-level summary
     and ranking then pool every level.
     ``mlflow`` (a tracking URI, or True for ``./mlruns``) logs every run to MLflow.
+    ``features`` keeps only the named feature columns, ``drop`` leaves the named ones out (a
+    list, or one comma-separated string; the file's column names, before any encoding).
 
     >>> result = compare(dataset="diabetes", losses="mse,mae", seeds=2, epochs=5, out=None, progress=False)
     >>> result.task, len(result.runs), result.primary_metric
     ('regression', 4, 'rmse')
     """
-    data = _load(dataset, csv, target, task)
+    features, drop = _column_names(features), _column_names(drop)
+    data = _load(dataset, csv, target, task, features, drop)
     swept = parse_sweep(sweep)
     levels: list[Any] = [None] if swept is None else list(swept[1])
     setting = None if swept is None else swept[0]
@@ -404,7 +413,8 @@ def compare(
     }
     configs = list(dict.fromkeys(c for group in cells.values() for c in group))
     out_dir = None if out is None else os.fspath(out)
-    store = RunStore(None if out_dir is None else os.path.join(out_dir, STORE_FILENAME))
+    # An output folder that cannot be written is refused here, before anything is trained.
+    store = RunStore(None) if out_dir is None else RunStore.in_folder(out_dir)
     try:
         all_runs, reused = _execute_sweep(configs, data, store, jobs=jobs, backend=backend, ray_address=ray_address, progress=progress)
     finally:
@@ -419,6 +429,9 @@ def compare(
         chosen[(li, ei, seed)] = dataclasses.replace(run, label=entries[ei].label) if entries[ei].tuned else run
     runs = list(chosen.values())
 
+    for note in _constant_predictions(runs, labels, data):
+        warnings.warn(note, UserWarning, stacklevel=2)
+        notes.append(note)
     summary = M.summarize(runs, labels, data.task, primary)
     ranking = M.rank(summary, primary)
     significance = (
@@ -435,12 +448,12 @@ def compare(
         "sweep": None if swept is None else {"setting": setting, "levels": levels}, "baseline": baseline_label,
         "jobs": jobs, "backend": backend, "device": device, "out": out_dir, "batch_size": batch_size,
         "learning_rate": lr, "patience": patience, "metric": primary, "data": data.describe(),
-        "loss_names": [e.name for e in entries],
+        "loss_names": [e.name for e in entries], "features": features, "drop": drop,
     }
     if dataset is None and csv is None:
         settings["dataset"] = DEFAULT_DATASET
     result = CompareResult(
-        task=data.task, primary_metric=primary, settings=settings, runs=runs, summary=summary, ranking=ranking,
+        task=data.task, primary_metric=primary, settings=settings, runs=runs, per_loss=summary, ranking=ranking,
         significance=significance, reused_runs=reused, new_runs=len(all_runs) - reused, out_dir=out_dir, warnings=notes,
         sweep=sweep_info, tuning=tuning, all_runs=all_runs,
     )
@@ -453,6 +466,45 @@ def compare(
 
         log_to_mlflow(result, None if mlflow is True else str(mlflow))
     return result
+
+
+def _constant_predictions(runs: Sequence[RunResult], labels: Sequence[str], data: Dataset) -> list[str]:
+    """A warning for each loss whose model predicts one class (or one value) on every run.
+
+    Its metrics then describe a constant predictor, not the loss: a margin loss stuck at the
+    majority class, or a regression collapsed to the mean, looks merely "worse" in the table.
+    """
+    import numpy as np
+
+    notes = []
+    for label in labels:
+        mine = [run for run in runs if run.loss_label == label and run.test_predictions]
+        if not mine:
+            continue
+        constant = []
+        for run in mine:
+            predictions = np.asarray(run.test_predictions, dtype=np.float64)
+            if data.task == "regression":
+                values = predictions if predictions.ndim == 1 else predictions[:, 0]  # the mean of (mean, variance)
+                scale = max(float(np.nanmax(np.abs(values))), 1.0)
+                constant.append(float(np.nanmax(values) - np.nanmin(values)) <= 1e-9 * scale)
+            else:
+                classes = predictions.argmax(axis=1) if predictions.ndim == 2 else (predictions > 0.5).astype(int)
+                constant.append(np.unique(classes).size == 1)
+        if not all(constant):
+            continue
+        seeds = "the seed" if len(mine) == 1 else f"all {len(mine)} runs"
+        if data.task == "regression":
+            notes.append(f"{label} predicts a constant on the test split in {seeds}: its metrics are those of a "
+                         "constant predictor; check that the features vary, the learning rate and the epochs")
+        else:
+            first = np.asarray(mine[0].test_predictions, dtype=np.float64)
+            index = int(first.argmax(axis=1)[0]) if first.ndim == 2 else int(first[0] > 0.5)
+            name = data.class_names[index] if index < len(data.class_names) else str(index)
+            notes.append(f"{label} predicts a single class ({name!r}) on the test split in {seeds}: its metrics are "
+                         "those of a constant classifier; check that the features vary, the learning rate, the epochs "
+                         "or use class weights")
+    return notes
 
 
 def _entry_params(entry: Entry) -> dict[str, Any]:
@@ -602,12 +654,20 @@ def _std(values: Sequence[float]) -> float:
     return math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1))
 
 
-def _load(dataset: str | None, csv: str | os.PathLike | None, target: str | None, task: str) -> Dataset:
+def _column_names(names: str | Sequence[str] | None) -> list[str] | None:
+    if names is None:
+        return None
+    words = names.split(",") if isinstance(names, str) else [str(name) for name in names]
+    return [word.strip() for word in words if word.strip()]
+
+
+def _load(dataset: str | None, csv: str | os.PathLike | None, target: str | None, task: str,
+          features: Sequence[str] | None = None, drop: Sequence[str] | None = None) -> Dataset:
     if dataset is not None and csv is not None:
         raise ArgumentError("pass either {dataset} (a built-in name) or {csv} (a file), not both")
     if csv is not None:
-        return load_table(csv, target, task)
-    data = load_dataset(dataset or DEFAULT_DATASET)
+        return load_table(csv, target, task, features=features, drop=drop)
+    data = select_features(load_dataset(dataset or DEFAULT_DATASET), features, drop)
     if target is not None:
         raise ArgumentError(f"{{target}} applies to {{csv}} files; the built-in dataset {literal(repr(data.name))} has its own target")
     if task not in ("auto", data.task):
@@ -619,7 +679,7 @@ def _check_training_settings(
     model: str, epochs: int, batch_size: int, patience: int, learning_rate: float | None, jobs: int, backend: str, device: str
 ) -> None:
     if model not in MODELS:
-        raise ValueError(f"model must be one of {', '.join(MODELS)}; got {model!r}")
+        raise _unknown_choice("model", model, MODELS)
     for name, value in (("epochs", epochs), ("batch_size", batch_size), ("patience", patience)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise ValueError(f"{name} must be a positive integer; got {value!r}")
@@ -628,7 +688,7 @@ def _check_training_settings(
     if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs == 0 or jobs < -1:
         raise ValueError(f"jobs must be a positive integer or -1 (all cores); got {jobs!r}")
     if backend not in BACKENDS:
-        raise ValueError(f"backend must be one of {', '.join(BACKENDS)}; got {backend!r}")
+        raise _unknown_choice("backend", backend, BACKENDS)
     if backend == "ray":
         import importlib.util
 
@@ -661,8 +721,16 @@ def _primary_metric(metric: str | None, task: str) -> str:
         return M.PRIMARY_METRIC[task]
     names = M.metric_names(task)
     if metric not in names:
-        raise ValueError(f"metric must be one of {', '.join(names)} for a {task} task; got {metric!r}")
+        raise _unknown_choice("metric", metric, names, what=f"a {task} metric")
     return metric
+
+
+def _unknown_choice(argument: str, value: Any, choices: Sequence[str], what: str | None = None) -> ArgumentError:
+    """``--model lienar is not a model; did you mean 'linear'? choose one of linear, mlp, gbdt``."""
+    return ArgumentError(
+        f"{{{argument}:{literal(value)}}} is not {literal(what or f'a {argument}')}; "
+        f"{literal(did_you_mean(value, choices))}choose one of {literal(', '.join(choices))}"
+    )
 
 
 def _check_pairings(specs: Sequence[LossSpec], data: Dataset, model: str = "linear") -> list[str]:
@@ -694,36 +762,138 @@ def _check_pairings(specs: Sequence[LossSpec], data: Dataset, model: str = "line
 # ------------------------------------------------------------------------------- execution
 
 
+# How often a sweep looks for runs that another sweep on the same store is training (seconds).
+CLAIM_POLL_S = 0.5
+
+
 def _execute_sweep(
     configs: Sequence[RunConfig], data: Dataset, store: RunStore, *, jobs: int, backend: str,
     ray_address: str | None, progress: bool,
 ) -> tuple[list[RunResult], int]:
-    """Results for ``configs`` in their order: stored ones read back, the rest run and stored."""
+    """Results for ``configs`` in their order, and how many were not trained here.
+
+    Stored runs are read back; each other run is claimed in the store before it is trained, so
+    that two sweeps on one store train it once: a run another live sweep has claimed is waited
+    for and read back when it lands (see :meth:`RunStore.claim`).
+    """
     keys = [c.key() for c in configs]
     finished = store.get_many(keys)
-    todo = [c for c, k in zip(configs, keys) if k not in finished]
+    todo = list({k: c for c, k in zip(configs, keys) if k not in finished}.values())
+    trained = 0
     with _progress_bar(len(configs), len(configs) - len(todo), enabled=progress) as advance:
-        for result in _run_all(todo, data, jobs=jobs, backend=backend, ray_address=ray_address):
-            store.put(result)
-            finished[result.key] = result
-            advance(result)
-    return [finished[k] for k in keys], len(configs) - len(todo)
+        if todo:
+            executor = _executor(todo, data, jobs=jobs, backend=backend, ray_address=ray_address)
+            for result, mine in _claimed_results(todo, store, executor):
+                if mine:
+                    store.put(result)
+                    trained += 1
+                finished[result.key] = result
+                advance(result)
+    return [finished[k] for k in keys], len(configs) - trained
 
 
-def _run_all(todo: Sequence[RunConfig], data: Dataset, *, jobs: int, backend: str, ray_address: str | None) -> Iterator[RunResult]:
-    if not todo:
-        return iter(())
+def _claimed_results(todo: Sequence[RunConfig], store: RunStore, executor: Any) -> Iterator[tuple[RunResult, bool]]:
+    """``(result, trained_here)`` for every config of ``todo``, in completion order.
+
+    Runs are claimed as the executor has room for them (one per free worker), so concurrent
+    sweeps share the work; when everything left is claimed elsewhere, the store is polled. The
+    claims of runs not finished here are released on the way out (an error, Ctrl-C).
+    """
+    config_of = {config.key(): config for config in todo}
+    waiting = dict.fromkeys(config_of)  # keys whose result is not in hand, in the sweep's order
+    in_flight: set[str] = set()
+    try:
+        while waiting:
+            free = executor.capacity - len(in_flight)
+            if free > 0:
+                for key in store.claim([k for k in waiting if k not in in_flight], free):
+                    in_flight.add(key)
+                    executor.submit(config_of[key])
+            if in_flight:
+                result = executor.next_result(CLAIM_POLL_S)
+                if result is not None:
+                    in_flight.discard(result.key)
+                    waiting.pop(result.key, None)
+                    yield result, True
+            else:
+                time.sleep(CLAIM_POLL_S)
+            elsewhere = [k for k in waiting if k not in in_flight]
+            if elsewhere:
+                for key, result in store.get_many(elsewhere).items():
+                    waiting.pop(key, None)
+                    yield result, False
+    finally:
+        try:
+            executor.close()
+        finally:
+            store.release(in_flight)
+
+
+def _executor(todo: Sequence[RunConfig], data: Dataset, *, jobs: int, backend: str, ray_address: str | None) -> Any:
+    """Where runs execute: in this process, in forked workers, or as a batch (Ray, joblib)."""
     if backend == "ray":
-        return _run_on_ray(todo, data, jobs=jobs, address=ray_address)
+        return _BatchExecutor(lambda batch: _run_on_ray(batch, data, jobs=jobs, address=ray_address))
     if jobs == 1 or len(todo) == 1:
-        return (run_one(config, data) for config in todo)
+        return _InlineExecutor(data)
     workers = min(os.cpu_count() or 1, len(todo)) if jobs == -1 else min(jobs, len(todo))
     if _can_fork():
-        return _run_forked(todo, data, workers)
+        return _ForkedExecutor(todo, data, workers)
     from joblib import Parallel, delayed
 
     # Unordered: each result reaches the store as soon as its run ends, not after slower ones.
-    return Parallel(n_jobs=jobs, return_as="generator_unordered")(delayed(run_one)(c, data) for c in todo)
+    return _BatchExecutor(
+        lambda batch: Parallel(n_jobs=jobs, return_as="generator_unordered")(delayed(run_one)(c, data) for c in batch)
+    )
+
+
+class _InlineExecutor:
+    """Runs one at a time in this process (``jobs=1``): a submitted run is trained right away."""
+
+    capacity = 1
+
+    def __init__(self, data: Dataset) -> None:
+        self._data = data
+        self._done: list[RunResult] = []
+
+    def submit(self, config: RunConfig) -> None:
+        self._done.append(run_one(config, self._data))
+
+    def next_result(self, timeout: float) -> RunResult | None:
+        return self._done.pop(0) if self._done else None
+
+    def close(self) -> None:
+        self._done.clear()
+
+
+class _BatchExecutor:
+    """Runs handed to a backend that takes them all at once (Ray tasks, joblib workers)."""
+
+    capacity = sys.maxsize  # claim every run that is free, then run them
+
+    def __init__(self, start: Any) -> None:
+        self._start = start
+        self._pending: list[RunConfig] = []
+        self._results: Any = None
+
+    def submit(self, config: RunConfig) -> None:
+        self._pending.append(config)
+
+    def next_result(self, timeout: float) -> RunResult | None:
+        while True:
+            if self._results is None:
+                if not self._pending:
+                    return None
+                batch, self._pending = self._pending, []
+                self._results = iter(self._start(batch))
+            try:
+                return next(self._results)
+            except StopIteration:
+                self._results = None
+
+    def close(self) -> None:
+        close = getattr(self._results, "close", None)
+        if close is not None:
+            close()  # Ray: cancels the runs still pending
 
 
 def _can_fork() -> bool:
@@ -734,13 +904,45 @@ def _can_fork() -> bool:
 
 
 _FORKED_DATA: Dataset | None = None
+# prctl(2) option: the signal a process receives when the thread that created it exits.
+_PR_SET_PDEATHSIG = 1
 
 
-def _forked_worker_init() -> None:
+def _forked_worker_init(parent: int) -> None:
     import signal
 
     # Ctrl-C reaches the whole process group: the parent stops the pool, workers stay quiet.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _exit_with_parent(parent)
+
+
+def _exit_with_parent(parent: int) -> None:
+    """End this worker when its parent dies (``kill -9`` of the sweep), instead of spinning on.
+
+    Linux delivers SIGKILL at the parent's death (prctl PR_SET_PDEATHSIG); everywhere, a
+    daemon thread also checks each second that the parent is still this process's parent
+    (an orphan is adopted by another process).
+    """
+    import signal
+    import threading
+
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+
+            ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
+        except (OSError, AttributeError):
+            pass
+    if os.getppid() != parent:  # the parent died before the signal was armed
+        os._exit(1)
+
+    def watch() -> None:
+        while True:
+            time.sleep(1.0)
+            if os.getppid() != parent:
+                os._exit(1)
+
+    threading.Thread(target=watch, name="losskit-parent-watch", daemon=True).start()
 
 
 def _forked_run(config: RunConfig) -> RunResult:
@@ -748,25 +950,56 @@ def _forked_run(config: RunConfig) -> RunResult:
     return run_one(config, _FORKED_DATA)
 
 
-def _run_forked(todo: Sequence[RunConfig], data: Dataset, workers: int) -> Iterator[RunResult]:
+class _Failed:
+    def __init__(self, error: BaseException) -> None:
+        self.error = error
+
+
+class _ForkedExecutor:
     """Runs in ``workers`` forked processes: they start in milliseconds with this process's
     modules (torch included) and data already loaded, where spawned workers (joblib's) would
     each pay seconds of imports, more than a small run takes. Results stream back in completion
-    order, one at a time, so the store keeps every finished run if the sweep is interrupted."""
-    import multiprocessing
+    order, one at a time, so the store keeps every finished run if the sweep is interrupted;
+    workers end with their parent (:func:`_exit_with_parent`)."""
 
-    global _FORKED_DATA
-    if any(config.model != "gbdt" for config in todo):
-        import torch  # noqa: F401  (once, here, instead of once per worker)
-    _FORKED_DATA = data
-    pool = multiprocessing.get_context("fork").Pool(workers, initializer=_forked_worker_init)
-    try:
-        yield from pool.imap_unordered(_forked_run, todo, chunksize=1)
-        pool.close()
-    finally:
-        pool.terminate()
-        pool.join()
-        _FORKED_DATA = None
+    def __init__(self, todo: Sequence[RunConfig], data: Dataset, workers: int) -> None:
+        import multiprocessing
+        import queue
+
+        global _FORKED_DATA
+        if any(config.model != "gbdt" for config in todo):
+            import torch  # noqa: F401  (once, here, instead of once per worker)
+        _FORKED_DATA = data
+        self.capacity = workers
+        self._results: queue.Queue = queue.Queue()
+        self._pool = multiprocessing.get_context("fork").Pool(
+            workers, initializer=_forked_worker_init, initargs=(os.getpid(),)
+        )
+
+    def submit(self, config: RunConfig) -> None:
+        self._pool.apply_async(
+            _forked_run, (config,), callback=self._results.put,
+            error_callback=lambda error: self._results.put(_Failed(error)),
+        )
+
+    def next_result(self, timeout: float) -> RunResult | None:
+        import queue
+
+        try:
+            item = self._results.get(timeout=timeout)
+        except queue.Empty:
+            return None
+        if isinstance(item, _Failed):
+            raise item.error
+        return item
+
+    def close(self) -> None:
+        global _FORKED_DATA
+        try:
+            self._pool.terminate()
+            self._pool.join()
+        finally:
+            _FORKED_DATA = None
 
 
 def _run_on_ray(todo: Sequence[RunConfig], data: Dataset, *, jobs: int, address: str | None) -> Iterator[RunResult]:

@@ -102,7 +102,7 @@ def log_to_mlflow(result: CompareResult, uri: str | None = None, experiment: str
         client.log_batch(parent_id, params=params)
     summary_metrics = [
         Metric(_key(f"{row['loss']}.{column}"), float(value), _now(), 0)
-        for row in result.summary for column, value in row.items()
+        for row in result.per_loss for column, value in row.items()
         if column.endswith("_mean") and _finite(value)
     ]
     tags = [RunTag("losskit.winner", result.winner), RunTag("losskit.verdict", result.significance.get("sentence", "")[:5000])]
