@@ -369,15 +369,25 @@ def test_exp_and_cosh_do_not_overflow_where_the_loss_is_finite(name, y_pred, exp
     assert float(value) == pytest.approx(expected, rel=1e-6)
 
 
-@pytest.mark.xfail(strict=True, reason="documented as not yet covered in docs/numerics.md")
 @pytest.mark.parametrize("case", ["softmax_focal-soft", "sparse_softmax_cross_entropy-smoothing"])
-def test_not_yet_covered_class_axis_losses_at_logits_of_3e38(case):
+def test_class_axis_losses_with_soft_weights_at_logits_of_3e38(case):
     logits = np.array([[3e38, -3e38]], np.float32)
-    if case == "softmax_focal-soft":
-        value = lk.softmax_focal(np.array([[0.5, 0.5]], np.float32), logits)
-    else:
-        value = lk.sparse_softmax_cross_entropy(np.array([0]), logits, label_smoothing=0.1)
-    assert np.isfinite(value)
+    with lk.reference_only():
+        if case == "softmax_focal-soft":
+            # 0.5 * (3e38 - (-3e38)) for the improbable class; the confident one has focal weight 0.
+            value = lk.softmax_focal(np.array([[0.5, 0.5]], np.float32), logits)
+            expected = 3e38
+        else:
+            # 0.9 * 0 for the label plus (0.1 / 2) * (0 + 6e38).
+            value = lk.sparse_softmax_cross_entropy(np.array([0]), logits, label_smoothing=0.1)
+            expected = 3e37
+    assert np.isfinite(value) and float(value) == pytest.approx(expected, rel=1e-6)
+    default = (lk.softmax_focal(np.array([[0.5, 0.5]], np.float32), logits) if case == "softmax_focal-soft"
+               else lk.sparse_softmax_cross_entropy(np.array([0]), logits, label_smoothing=0.1))
+    assert float(default) == pytest.approx(expected, rel=1e-6)
+    # The masked-class rule is kept: a -inf logit with a smoothed label weight is inf.
+    masked = np.array([[3e38, -3e38, -np.inf]], np.float32)
+    assert np.isposinf(lk.sparse_softmax_cross_entropy(np.array([0]), masked, label_smoothing=0.1))
 
 
 def _numerics_blocks():

@@ -87,7 +87,7 @@ def _overflow_safe_loss(xp, loss, weighted, logits, log_probs, offset=0.0):
     log_norm = -xp.max(log_probs, axis=-1, keepdims=True)  # log sum exp(x - max): -log p at the max
     safe_shift = xp.where(xp.isfinite(shift), shift, 0.0)
     terms = weighted * safe_shift - weighted * xp.where(xp.isfinite(logits), logits, 0.0) + weighted * log_norm
-    alternative = xp.sum(xp.where(weighted > 0, terms, 0.0), axis=-1)
+    alternative = xp.sum(xp.where(weighted == 0, 0.0, terms), axis=-1)  # == 0: a NaN weight stays NaN
     return xp.where(row, offset + alternative, loss)
 
 
@@ -208,6 +208,20 @@ def _sparse(kernel):
     return masked
 
 
+def _overflow_safe_uniform_part(xp, uniform_part, logits, shift, shifted, log_norm, scale, class_weight, weights_total):
+    """Label smoothing's ``scale * sum_c w_c (-log softmax(x)_c)``, recomputed for the rows where
+    ``x_c - max(x)`` overflowed (logits of +-3e38 in float32) as ``scale w_c max(x) - scale w_c
+    x_c``: each product finite where the sum is representable. Ordinary rows keep the shifted form.
+    """
+    finite = xp.isfinite(logits)
+    row = xp.any((shifted == -math.inf) & finite, axis=-1)
+    w = 1.0 if class_weight is None else class_weight
+    # A masked (-inf) logit keeps its infinite term, as in the shifted form.
+    terms = xp.where(finite, (scale * w) * shift - (scale * w) * xp.where(finite, logits, 0.0), -(scale * w) * shifted)
+    alternative = scale * log_norm * weights_total + xp.sum(terms, axis=-1)
+    return xp.where(row, alternative, uniform_part)
+
+
 def _sparse_softmax_kernel(xp, labels, logits, *, label_smoothing, class_weight, z_loss=0.0, with_grad,
                            with_hess=False):
     num_classes = logits.shape[-1]
@@ -224,7 +238,9 @@ def _sparse_softmax_kernel(xp, labels, logits, *, label_smoothing, class_weight,
         # The uniform part: (ls / K) * sum_c w_c * (-log softmax(x)_c).
         weights_total = float(num_classes) if class_weight is None else xp.sum(class_weight)
         weighted_logits = xp.sum(shifted if class_weight is None else shifted * class_weight, axis=-1)
-        loss = loss + (label_smoothing / num_classes) * (log_norm * weights_total - weighted_logits)
+        uniform_part = (label_smoothing / num_classes) * (log_norm * weights_total - weighted_logits)
+        loss = loss + _overflow_safe_uniform_part(xp, uniform_part, logits, shift, shifted, log_norm,
+                                                  label_smoothing / num_classes, class_weight, weights_total)
     lse = None
     if z_loss:
         lse = shift[..., 0] + log_norm
@@ -389,6 +405,7 @@ def _softmax_focal(xp, y_true, logits, *, gamma, class_weight, with_grad, with_h
     scale = weighted if focal is None else weighted * focal
     # A class of zero target weight adds nothing, even at a masked (-inf) logit.
     loss = -xp.sum(scale * xp.where(weighted > 0, log_probs, 0.0), axis=-1)
+    loss = _overflow_safe_loss(xp, loss, scale, logits, log_probs)  # soft labels at logits of +-3e38
     norm = None if class_weight is None else xp.sum(weighted, axis=-1)
     if not with_grad:
         return KernelResult(loss, None, norm)
